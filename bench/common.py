@@ -1,0 +1,42 @@
+"""What every benchmark gets from ``bin/self-healing bench``.
+
+A benchmark is a module ``bench/bench_<topic>.py`` with ``run(ctx) -> dict``:
+it prints its figures in plain words as it goes and returns them as a flat
+dict (numbers, strings or booleans) that ``--json`` merges into one object.
+Speed targets are reported as ratios against a baseline measured in the same
+run, never asserted as wall-clock limits.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class BenchContext:
+    """Shared resources; the database is only started when a benchmark asks."""
+
+    quick: bool = False
+    _cluster_factory: object = None
+    _cluster: object = None
+    _scratch: list = field(default_factory=list)
+
+    def cluster(self):
+        """The PostgreSQL cluster (embedded PostgreSQL 18 with pgvector by default)."""
+        if self._cluster is None:
+            self._cluster = self._cluster_factory()
+        return self._cluster
+
+    def scratch_database(self, name):
+        """A fresh empty database ``bench_<name>``, dropped first if it exists."""
+        cluster = self.cluster()
+        dbname = f"bench_{name}"
+        cluster.drop_database(dbname)
+        cluster.create_database(dbname)
+        self._scratch.append(dbname)
+        return dbname
+
+    def close(self):
+        for dbname in self._scratch:
+            try:
+                self._cluster.drop_database(dbname)
+            except Exception:  # best effort clean-up; the figures are already printed
+                pass

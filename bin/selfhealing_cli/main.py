@@ -1,0 +1,33 @@
+"""Entry point of ``bin/self-healing``."""
+
+import argparse
+import sys
+
+from . import cmd_demo, cmd_test
+from .errors import UsageError
+
+COMMANDS = {
+    "demo": (cmd_demo, "serve a demo database with the addon on http://127.0.0.1:8069"),
+    "test": (cmd_test, "run the engine and Odoo tests in a fresh database"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="self-healing", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except UsageError as exc:
+        print(f"self-healing: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,23 @@
+"""Where things live: the addon, and the run folder that git ignores."""
+
+from pathlib import Path
+
+ADDON_ROOT = Path(__file__).resolve().parents[2]
+RUN_DIR = ADDON_ROOT / ".run"
+PG_DATA = RUN_DIR / "pgdata"
+ADDONS_LINK_DIR = RUN_DIR / "addons"
+
+
+def addon_link():
+    """``.run/addons/self_healing`` pointing at the checkout, whatever its folder is called.
+
+    Odoo and pytest-odoo name an addon after its folder; a clone may be called
+    anything, so the addons path gets a link with the right name.
+    """
+    ADDONS_LINK_DIR.mkdir(parents=True, exist_ok=True)
+    link = ADDONS_LINK_DIR / "self_healing"
+    if link.is_symlink() and link.resolve() != ADDON_ROOT:
+        link.unlink()
+    if not link.exists():
+        link.symlink_to(ADDON_ROOT, target_is_directory=True)
+    return link

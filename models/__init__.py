@@ -1,0 +1,7 @@
+from . import guardrail
+from . import knowledge_entry
+from . import incident
+from . import occurrence
+from . import fix_attempt
+from . import backup
+from . import res_config_settings

@@ -1,0 +1,40 @@
+from datetime import timedelta
+
+from odoo import api, fields, models
+
+RETENTION_DAYS = 30
+
+
+def _default_expiry():
+    return fields.Datetime.now() + timedelta(days=RETENTION_DAYS)
+
+
+class SelfHealingBackup(models.Model):
+    """The pre-image an auto-patch saved before writing, so the write can be undone."""
+
+    _name = "self_healing.backup"
+    _description = "Self-Healing Backup"
+    _order = "create_date desc, id desc"
+
+    attempt_id = fields.Many2one("self_healing.fix.attempt", required=True, ondelete="cascade", index=True)
+    kind = fields.Selection([("data", "Data"), ("file", "File")], required=True, default="data")
+    target = fields.Char(required=True, help="Table and ids, or file path, this backup restores.")
+    payload = fields.Json(help="Pre-image of the rows (data) or the file's content and mode (file).")
+    expires_at = fields.Datetime(required=True, default=_default_expiry, index=True)
+    state = fields.Selection(
+        [("kept", "Kept"), ("restored", "Restored"), ("expired", "Expired")],
+        default="kept", required=True, index=True,
+    )
+    restored_at = fields.Datetime(readonly=True)
+    company_id = fields.Many2one(related="attempt_id.company_id", store=True)
+
+    _sql_constraints = [
+        ("expiry_after_creation", "CHECK(expires_at >= create_date)", "A backup cannot expire before it was made."),
+    ]
+
+    @api.autovacuum
+    def _gc_expired_backups(self):
+        """Backups are kept 30 days, then their payload is dropped (the row stays for the audit trail)."""
+        expired = self.search([("state", "=", "kept"), ("expires_at", "<", fields.Datetime.now())])
+        expired.write({"state": "expired", "payload": False})
+        return len(expired)

@@ -1,0 +1,101 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..engine import lifecycle
+
+APPROVER_GROUP = "self_healing.group_self_healing_approver"
+
+
+class SelfHealingFixAttempt(models.Model):
+    """Fix history: one try at healing an incident, with its outcome and why it was made."""
+
+    _name = "self_healing.fix.attempt"
+    _description = "Self-Healing Fix Attempt"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "create_date desc, id desc"
+
+    name = fields.Char(compute="_compute_name", store=True)
+    incident_id = fields.Many2one("self_healing.incident", required=True, ondelete="cascade", index=True)
+    guardrail_id = fields.Many2one("self_healing.guardrail", ondelete="set null", index=True)
+    autopatch_code = fields.Char(string="Auto-Patch", index=True)
+    params = fields.Json(string="Parameters")
+    mode = fields.Selection(
+        [("auto", "Automatic"), ("approved", "Approved"), ("manual", "Manual")],
+        default="manual", required=True,
+    )
+    state = fields.Selection(
+        lifecycle.ATTEMPT_STATES, default="proposed", required=True, index=True, tracking=True, readonly=True
+    )
+    dry_run = fields.Boolean(readonly=True)
+    confidence_before = fields.Float(digits=(3, 3), readonly=True)
+    confidence_after = fields.Float(digits=(3, 3), readonly=True)
+    confidence_terms = fields.Json(readonly=True, help="Every term of the confidence and its weight.")
+    decision_reasons = fields.Text(readonly=True)
+    plan_preview = fields.Text(readonly=True, help="What the fix will do, computed without side effects.")
+    backup_ids = fields.One2many("self_healing.backup", "attempt_id", readonly=True)
+    outcome = fields.Text(readonly=True)
+    error = fields.Text(readonly=True)
+    detected_at = fields.Datetime(readonly=True)
+    applied_at = fields.Datetime(readonly=True)
+    healed_at = fields.Datetime(readonly=True)
+    rolled_back_at = fields.Datetime(readonly=True)
+    duration = fields.Float(string="Duration (s)", readonly=True, digits=(12, 3))
+    approver_id = fields.Many2one("res.users", readonly=True)
+    approval_note = fields.Text(readonly=True)
+    odoo_version = fields.Char(readonly=True)
+    module = fields.Char(readonly=True)
+    company_id = fields.Many2one(related="incident_id.company_id", store=True, index=True)
+
+    _sql_constraints = [
+        ("confidence_before_range", "CHECK(confidence_before >= 0 AND confidence_before <= 1)",
+         "Confidence lies between 0 and 1."),
+        ("confidence_after_range", "CHECK(confidence_after >= 0 AND confidence_after <= 1)",
+         "Confidence lies between 0 and 1."),
+        ("duration_positive", "CHECK(duration >= 0)", "A duration cannot be negative."),
+    ]
+
+    @api.depends("incident_id.name", "autopatch_code")
+    def _compute_name(self):
+        for attempt in self:
+            attempt.name = "%s / %s" % (attempt.autopatch_code or _("manual fix"), attempt.incident_id.name or "")
+
+    def _set_state(self, target, **values):
+        labels = dict(lifecycle.ATTEMPT_STATES)
+        for attempt in self:
+            try:
+                lifecycle.check_attempt_transition(attempt.state, target)
+            except lifecycle.TransitionError as exc:
+                raise UserError(
+                    _("Fix attempt %(name)s cannot go from %(current)s to %(target)s.",
+                      name=attempt.display_name, current=labels[attempt.state], target=labels[target])
+                ) from exc
+            attempt.write(dict(values, state=target))
+
+    def _check_approver(self):
+        if not self.env.user.has_group(APPROVER_GROUP):
+            raise AccessError(_("Only Self-Healing approvers can approve or reject a fix."))
+
+    def _approve(self, note=None):
+        self._check_approver()
+        self._set_state("approved", approver_id=self.env.uid, approval_note=note, mode="approved")
+        for attempt in self:
+            attempt.message_post(body=_("Approved by %(user)s. %(note)s", user=self.env.user.name, note=note or ""))
+        self.activity_feedback(["mail.mail_activity_data_todo"], feedback=note or _("Approved"))
+
+    def _reject(self, note=None):
+        self._check_approver()
+        self._set_state("rejected", approver_id=self.env.uid, approval_note=note)
+        for attempt in self:
+            attempt.message_post(body=_("Rejected by %(user)s. %(note)s", user=self.env.user.name, note=note or ""))
+        self.activity_feedback(["mail.mail_activity_data_todo"], feedback=note or _("Rejected"))
+
+    def action_open_approval(self):
+        self._check_approver()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Review Fix"),
+            "res_model": "self_healing.fix.approval",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_attempt_ids": self.ids},
+        }

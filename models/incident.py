@@ -1,0 +1,123 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..engine import error_classes, lifecycle
+
+SEVERITIES = [("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical")]
+
+
+class SelfHealingIncident(models.Model):
+    """All occurrences of one fault (one fingerprint) in this database."""
+
+    _name = "self_healing.incident"
+    _description = "Self-Healing Incident"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "last_seen desc, id desc"
+
+    name = fields.Char(string="Title", required=True, tracking=True)
+    fingerprint = fields.Char(required=True, index=True, readonly=True, copy=False)
+    state = fields.Selection(
+        lifecycle.INCIDENT_STATES, default="new", required=True, index=True, tracking=True, readonly=True
+    )
+    error_class = fields.Selection(
+        selection=lambda self: error_classes.selection(), default=error_classes.UNKNOWN,
+        required=True, index=True, tracking=True,
+    )
+    severity = fields.Selection(SEVERITIES, default="medium", required=True, index=True, tracking=True)
+    source = fields.Selection(
+        [
+            ("log", "Server Log"),
+            ("ir_logging", "ir.logging"),
+            ("cron", "Scheduled Action"),
+            ("mail", "Mail Delivery"),
+            ("performance", "Performance"),
+            ("user_report", "User Report"),
+            ("manual", "Manual"),
+            ("chaos", "Chaos Scenario"),
+        ],
+        default="manual", required=True, index=True,
+    )
+    exception_type = fields.Char(index=True)
+    message_template = fields.Text()
+    module = fields.Char(string="Affected Module", index=True)
+    sample_traceback = fields.Text(readonly=True)
+    first_seen = fields.Datetime(required=True, default=fields.Datetime.now, readonly=True)
+    last_seen = fields.Datetime(required=True, default=fields.Datetime.now, readonly=True, index=True)
+    occurrence_count = fields.Integer(default=1, readonly=True, aggregator="sum")
+    occurrence_ids = fields.One2many("self_healing.occurrence", "incident_id", readonly=True)
+    guardrail_id = fields.Many2one("self_healing.guardrail", string="Matched Guardrail", index=True, tracking=True)
+    match_score = fields.Float(digits=(3, 3), readonly=True)
+    match_evidence = fields.Json(readonly=True)
+    confidence = fields.Float(digits=(3, 3), readonly=True, tracking=True, aggregator="avg")
+    fix_attempt_ids = fields.One2many("self_healing.fix.attempt", "incident_id", string="Fix Attempts")
+    fix_attempt_count = fields.Integer(compute="_compute_fix_attempt_count")
+    regression_count = fields.Integer(
+        readonly=True, copy=False, help="How often this fault came back after it was healed."
+    )
+    healed_at = fields.Datetime(readonly=True, copy=False)
+    transient = fields.Boolean(
+        readonly=True, help="The fault is expected to clear by itself (serialization, lock timeouts)."
+    )
+    company_id = fields.Many2one("res.company", index=True)
+    color = fields.Integer(compute="_compute_color")
+
+    _sql_constraints = [
+        ("fingerprint_unique", "unique(fingerprint)", "One incident per fingerprint."),
+        ("occurrence_count_positive", "CHECK(occurrence_count >= 1)", "An incident has at least one occurrence."),
+        ("confidence_range", "CHECK(confidence >= 0 AND confidence <= 1)", "Confidence lies between 0 and 1."),
+        ("seen_order", "CHECK(first_seen <= last_seen)", "An incident cannot be last seen before it was first seen."),
+    ]
+
+    @api.depends("fix_attempt_ids")
+    def _compute_fix_attempt_count(self):
+        for incident in self:
+            incident.fix_attempt_count = len(incident.fix_attempt_ids)
+
+    @api.depends("state", "severity")
+    def _compute_color(self):
+        colors = {"healed": 10, "failed": 1, "escalated": 2, "awaiting_approval": 3, "ignored": 0}
+        for incident in self:
+            incident.color = colors.get(incident.state, 4 if incident.severity == "critical" else 0)
+
+    def _set_state(self, target, note=None):
+        """Move along the lifecycle, refusing moves it does not allow, and say why in the chatter."""
+        labels = dict(lifecycle.INCIDENT_STATES)
+        for incident in self:
+            if incident.state == target:
+                continue
+            try:
+                lifecycle.check_incident_transition(incident.state, target)
+            except lifecycle.TransitionError as exc:
+                raise UserError(
+                    _("Incident %(name)s cannot go from %(current)s to %(target)s.",
+                      name=incident.display_name, current=labels[incident.state], target=labels[target])
+                ) from exc
+            values = {"state": target}
+            if target == "healed":
+                values["healed_at"] = fields.Datetime.now()
+            incident.write(values)
+            if note:
+                incident.message_post(body=note, subtype_xmlid="mail.mt_note")
+
+    def action_ignore(self):
+        self._set_state("ignored", _("Ignored by %s.", self.env.user.name))
+
+    def action_escalate(self):
+        self._set_state("escalated", _("Escalated by %s.", self.env.user.name))
+
+    def action_reopen(self):
+        self._set_state("new", _("Reopened by %s.", self.env.user.name))
+
+    def action_mark_healed(self):
+        self._set_state("healed", _("Marked as healed by %s.", self.env.user.name))
+
+    def action_view_fix_attempts(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Fix Attempts"),
+            "res_model": "self_healing.fix.attempt",
+            "view_mode": "list,form",
+            "domain": [("incident_id", "=", self.id)],
+            "context": {"default_incident_id": self.id},
+        }
