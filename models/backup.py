@@ -5,7 +5,7 @@ from odoo import api, fields, models
 RETENTION_DAYS = 30
 
 
-def _default_expiry():
+def _default_expiry(_records=None):
     return fields.Datetime.now() + timedelta(days=RETENTION_DAYS)
 
 

@@ -1,1 +1,4 @@
+from . import test_access_rights
+from . import test_constraints
 from . import test_install
+from . import test_lifecycle
