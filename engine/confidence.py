@@ -1,0 +1,351 @@
+"""How much to trust a guardrail's fix for one incident, as a number in [0, 1].
+
+The baseline is the original design's weighted sum: 0.4 x forum/KB support,
+0.3 x the fix's track record, 0.2 x recency, 0.1 x context (Odoo version,
+module), multiplied by how well the incident matches the guardrail so that a
+weak match can never produce a confident fix.
+
+Where that baseline was naive:
+
+* support saturates (1 - exp(-n/k)) instead of dividing by the size of the
+  forum dump, so a fix backed by 30 threads is not ranked 40x below "all";
+* the track record is the Wilson lower bound of the success rate, so one
+  success out of one attempt is weak evidence, not 100 %;
+* outcomes decay with a half-life, so a recent failure outweighs an old
+  success;
+* a fix without history starts from a small prior (pseudo-attempts) that the
+  real outcomes quickly outweigh.
+
+``learning_update`` is the feedback step: counts move with each outcome,
+failures flag the guardrail for review, and a fix whose success rate is
+credibly low (Wilson upper bound under a threshold) is flagged for retirement.
+"""
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class ConfidenceWeights:
+    """Weights of the four terms and the knobs of each term."""
+
+    support: float = 0.4
+    success_rate: float = 0.3
+    recency: float = 0.2
+    context: float = 0.1
+    # Number of similar solved cases at which support reaches 63 %.
+    support_saturation: float = 10.0
+    # z of the Wilson bound: 1.96 is a two-sided 95 % interval.
+    wilson_z: float = 1.96
+    outcome_half_life_days: float = 90.0
+    recency_half_life_days: float = 30.0
+    # The prior acts as this many pseudo-attempts at this success rate; it is
+    # kept weak on purpose so that a single real success cannot look proven.
+    prior_success_rate: float = 0.75
+    prior_strength: float = 2.0
+    # Recency of a fix that has never been tried: neither fresh nor stale.
+    untried_recency: float = 0.5
+    # Value of an unknown context signal (version or module not known).
+    unknown_context: float = 0.5
+
+    def __post_init__(self):
+        weights = (self.support, self.success_rate, self.recency, self.context)
+        if any(w < 0 for w in weights) or not math.isclose(sum(weights), 1.0, abs_tol=1e-9):
+            raise ValueError(f"confidence weights must be >= 0 and sum to 1, got {weights}")
+        if self.support_saturation <= 0 or self.wilson_z <= 0:
+            raise ValueError("support_saturation and wilson_z must be positive")
+        if self.outcome_half_life_days <= 0 or self.recency_half_life_days <= 0:
+            raise ValueError("half-lives must be positive")
+        if not 0.0 <= self.prior_success_rate <= 1.0 or self.prior_strength < 0:
+            raise ValueError("prior_success_rate must be in [0, 1] and prior_strength >= 0")
+
+
+DEFAULT_WEIGHTS = ConfidenceWeights()
+
+
+@dataclass
+class ConfidenceInputs:
+    """Everything the score depends on; ``outcomes`` are (success, when) pairs
+    of past attempts of this guardrail's fix."""
+
+    match_score: float
+    kb_support_count: int = 0
+    outcomes: list = field(default_factory=list)
+    now: datetime = None
+    # True/False, a degree in [0, 1], or None when unknown.
+    version_match: object = None
+    module_match: object = None
+    # Per-guardrail override of the weights' prior (e.g. a curated guardrail).
+    prior_success_rate: float = None
+
+
+@dataclass(frozen=True)
+class ConfidenceTerm:
+    name: str
+    value: float
+    weight: float
+    detail: str
+
+    @property
+    def contribution(self):
+        return self.value * self.weight
+
+
+@dataclass(frozen=True)
+class ConfidenceBreakdown:
+    """The total and every term that made it, ready to store with a fix attempt."""
+
+    total: float
+    match_score: float
+    weighted_sum: float
+    terms: tuple
+
+    def term(self, name):
+        for term in self.terms:
+            if term.name == name:
+                return term
+        raise KeyError(name)
+
+    def as_dict(self):
+        return {
+            "total": round(self.total, 6),
+            "match_score": round(self.match_score, 6),
+            "weighted_sum": round(self.weighted_sum, 6),
+            "terms": {
+                term.name: {
+                    "value": round(term.value, 6),
+                    "weight": term.weight,
+                    "contribution": round(term.contribution, 6),
+                    "detail": term.detail,
+                }
+                for term in self.terms
+            },
+        }
+
+    def explain(self):
+        lines = [
+            f"Confidence {self.total:.3f} = match {self.match_score:.3f}"
+            f" x weighted evidence {self.weighted_sum:.3f}"
+        ]
+        for term in self.terms:
+            lines.append(
+                f"- {term.name}: {term.value:.3f} x {term.weight:.2f}"
+                f" = {term.contribution:.3f} ({term.detail})"
+            )
+        return "\n".join(lines)
+
+
+def wilson_bounds(successes, trials, z=1.96):
+    """Lower and upper Wilson score bounds of a success rate.
+
+    Trials may be fractional (decayed or prior pseudo-attempts). With no trials
+    nothing is known: (0, 1).
+    """
+    if trials <= 0:
+        return 0.0, 1.0
+    p = min(max(successes / trials, 0.0), 1.0)
+    z2 = z * z
+    denominator = 1.0 + z2 / trials
+    centre = p + z2 / (2.0 * trials)
+    spread = z * math.sqrt(p * (1.0 - p) / trials + z2 / (4.0 * trials * trials))
+    lower = (centre - spread) / denominator
+    upper = (centre + spread) / denominator
+    return max(0.0, lower), min(1.0, upper)
+
+
+def decay(age_seconds, half_life_days):
+    """Weight of something ``age_seconds`` old; the future counts as now."""
+    age_days = max(0.0, age_seconds) / SECONDS_PER_DAY
+    return 0.5 ** (age_days / half_life_days)
+
+
+def compute_confidence(inputs, weights=DEFAULT_WEIGHTS):
+    """Score ``inputs`` into a :class:`ConfidenceBreakdown`."""
+    now = _aware(inputs.now or datetime.now(timezone.utc))
+    outcomes = [(bool(success), _aware(when)) for success, when in inputs.outcomes]
+    match = _unit(inputs.match_score)
+
+    terms = (
+        _support_term(inputs.kb_support_count, weights),
+        _success_rate_term(outcomes, now, inputs.prior_success_rate, weights),
+        _recency_term(outcomes, now, weights),
+        _context_term(inputs.version_match, inputs.module_match, weights),
+    )
+    weighted_sum = min(1.0, sum(term.contribution for term in terms))
+    return ConfidenceBreakdown(
+        total=match * weighted_sum, match_score=match, weighted_sum=weighted_sum, terms=terms
+    )
+
+
+def _support_term(count, weights):
+    count = max(0, int(count or 0))
+    value = 1.0 - math.exp(-count / weights.support_saturation)
+    return ConfidenceTerm("support", value, weights.support, f"{count} similar solved case(s)")
+
+
+def _success_rate_term(outcomes, now, prior_rate, weights):
+    if prior_rate is None:
+        prior_rate = weights.prior_success_rate
+    prior_rate = _unit(prior_rate)
+    successes = trials = 0.0
+    for success, when in outcomes:
+        weight = decay((now - when).total_seconds(), weights.outcome_half_life_days)
+        trials += weight
+        successes += weight if success else 0.0
+    lower, _upper = wilson_bounds(
+        successes + weights.prior_strength * prior_rate,
+        trials + weights.prior_strength,
+        weights.wilson_z,
+    )
+    won = sum(1 for success, _when in outcomes if success)
+    detail = (
+        f"{won}/{len(outcomes)} succeeded (decayed weight {successes:.2f}/{trials:.2f}),"
+        f" prior {prior_rate:.2f} x {weights.prior_strength:g},"
+        f" Wilson lower bound z={weights.wilson_z:g}"
+    )
+    return ConfidenceTerm("success_rate", lower, weights.success_rate, detail)
+
+
+def _recency_term(outcomes, now, weights):
+    if not outcomes:
+        return ConfidenceTerm(
+            "recency", weights.untried_recency, weights.recency, "never tried: neutral recency"
+        )
+    successes = [when for success, when in outcomes if success]
+    if not successes:
+        return ConfidenceTerm("recency", 0.0, weights.recency, "tried but never succeeded")
+    latest = max(successes)
+    age_days = max(0.0, (now - latest).total_seconds()) / SECONDS_PER_DAY
+    value = decay((now - latest).total_seconds(), weights.recency_half_life_days)
+    return ConfidenceTerm(
+        "recency", value, weights.recency, f"last success {age_days:.1f} day(s) ago"
+    )
+
+
+def _context_term(version_match, module_match, weights):
+    version = _context_value(version_match, weights)
+    module = _context_value(module_match, weights)
+    value = (version + module) / 2.0
+    detail = (
+        f"Odoo version {_context_word(version_match)}, module {_context_word(module_match)}"
+    )
+    return ConfidenceTerm("context", value, weights.context, detail)
+
+
+def _context_value(signal, weights):
+    if signal is None:
+        return weights.unknown_context
+    if isinstance(signal, bool):
+        return 1.0 if signal else 0.0
+    return _unit(signal)
+
+
+def _context_word(signal):
+    if signal is None:
+        return "unknown"
+    if isinstance(signal, bool):
+        return "matches" if signal else "differs"
+    return f"matches at {_unit(signal):.2f}"
+
+
+def _unit(value):
+    """Clamp to [0, 1]; NaN and None count as 0 (no evidence)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    if math.isnan(value):
+        return 0.0
+    return min(1.0, max(0.0, value))
+
+
+def _aware(when):
+    """Naive datetimes are taken as UTC (Odoo stores naive UTC)."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=timezone.utc)
+    return when
+
+
+# --- learning -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LearningSettings:
+    wilson_z: float = 1.96
+    # Retire only once enough attempts exist for the bound to mean something.
+    min_attempts_to_retire: int = 5
+    retire_below: float = 0.5
+    # A failure always asks for review; so does this many failures in a row
+    # even when the overall rate still looks fine.
+    review_after_consecutive_failures: int = 1
+
+
+DEFAULT_LEARNING = LearningSettings()
+
+
+@dataclass(frozen=True)
+class GuardrailStats:
+    successes: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_outcome_at: datetime = None
+
+    @property
+    def attempts(self):
+        return self.successes + self.failures
+
+    def bounds(self, z=1.96):
+        return wilson_bounds(self.successes, self.attempts, z)
+
+    def as_dict(self):
+        return {
+            "successes": self.successes,
+            "failures": self.failures,
+            "consecutive_failures": self.consecutive_failures,
+            "last_outcome_at": self.last_outcome_at,
+        }
+
+    @classmethod
+    def coerce(cls, stats):
+        if isinstance(stats, cls):
+            return stats
+        if stats is None:
+            return cls()
+        return cls(
+            successes=int(stats.get("successes") or 0),
+            failures=int(stats.get("failures") or 0),
+            consecutive_failures=int(stats.get("consecutive_failures") or 0),
+            last_outcome_at=stats.get("last_outcome_at"),
+        )
+
+
+def learning_update(guardrail_stats, success, when=None, settings=DEFAULT_LEARNING):
+    """Fold one outcome into a guardrail's stats.
+
+    Returns ``(new_stats, flags)`` where flags is a tuple drawn from
+    ``('review', 'retire')``.
+    """
+    stats = GuardrailStats.coerce(guardrail_stats)
+    if success:
+        new = replace(stats, successes=stats.successes + 1, consecutive_failures=0)
+    else:
+        new = replace(
+            stats,
+            failures=stats.failures + 1,
+            consecutive_failures=stats.consecutive_failures + 1,
+        )
+    if when is not None:
+        new = replace(new, last_outcome_at=when)
+
+    flags = []
+    if not success and new.consecutive_failures >= settings.review_after_consecutive_failures:
+        flags.append("review")
+    _lower, upper = new.bounds(settings.wilson_z)
+    if new.attempts >= settings.min_attempts_to_retire and upper < settings.retire_below:
+        if "review" not in flags:
+            flags.append("review")
+        flags.append("retire")
+    return new, tuple(flags)

@@ -1,0 +1,250 @@
+"""What to do with a scored fix: apply it, apply and tell, ask, or only alert.
+
+The confidence picks a band (>= 0.9 auto-fix, >= 0.8 auto-fix and notify,
+>= 0.6 propose, below that alert). Safety rules can only move a decision
+down that ladder, never up: critical scopes, the autopilot mode, a missing
+auto-patch, the rate limit and the circuit breaker. Every rule that fires
+leaves a sentence in ``Decision.reasons`` so a human can see why.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta, timezone
+from fnmatch import fnmatchcase
+
+AUTO_FIX = "auto_fix"
+AUTO_FIX_NOTIFY = "auto_fix_notify"
+PROPOSE = "propose"
+ALERT = "alert"
+ACTIONS = (AUTO_FIX, AUTO_FIX_NOTIFY, PROPOSE, ALERT)
+AUTOMATIC = (AUTO_FIX, AUTO_FIX_NOTIFY)
+
+AUTOPILOT_OFF = "off"
+AUTOPILOT_SUGGEST = "suggest"
+AUTOPILOT_AUTO = "auto"
+AUTOPILOT_MODES = (AUTOPILOT_OFF, AUTOPILOT_SUGGEST, AUTOPILOT_AUTO)
+
+# Accounting and payments move money; users, groups, access rights and record
+# rules decide who sees what. A machine never changes them unasked.
+DEFAULT_CRITICAL_MODULES = ("account*", "payment*")
+DEFAULT_CRITICAL_MODELS = (
+    "account*",
+    "payment*",
+    "res.users",
+    "res.users.apikeys",
+    "res.groups",
+    "ir.model.access",
+    "ir.rule",
+)
+
+# Scores are sums of floats: 0.9 computed as 0.8999999999999999 must still
+# land in the 0.9 band, so compare at a precision far below any meaning.
+_COMPARE_DIGITS = 9
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    auto_fix_threshold: float = 0.9
+    notify_threshold: float = 0.8
+    propose_threshold: float = 0.6
+    # A fresh install suggests until an administrator turns the autopilot on.
+    autopilot: str = AUTOPILOT_SUGGEST
+    dry_run: bool = False
+    max_auto_fixes_per_hour: int = 5
+    breaker_failures: int = 3
+    critical_modules: tuple = DEFAULT_CRITICAL_MODULES
+    critical_models: tuple = DEFAULT_CRITICAL_MODELS
+
+    def __post_init__(self):
+        if not (
+            0.0
+            <= self.propose_threshold
+            <= self.notify_threshold
+            <= self.auto_fix_threshold
+            <= 1.0
+        ):
+            raise ValueError("thresholds must satisfy 0 <= propose <= notify <= auto_fix <= 1")
+        if self.autopilot not in AUTOPILOT_MODES:
+            raise ValueError(f"autopilot must be one of {AUTOPILOT_MODES}, got {self.autopilot!r}")
+        if self.max_auto_fixes_per_hour < 0 or self.breaker_failures < 1:
+            raise ValueError("max_auto_fixes_per_hour must be >= 0 and breaker_failures >= 1")
+
+
+DEFAULT_POLICY = PolicySettings()
+
+
+@dataclass
+class Decision:
+    action: str
+    confidence: float
+    # The action the confidence alone would have chosen.
+    band: str
+    needs_approval: bool
+    notify: bool
+    dry_run: bool
+    # No auto-patch exists: a proposal is a fix for a human to carry out.
+    manual_fix: bool
+    critical: bool
+    breaker_open: bool
+    rate_limited: bool
+    reasons: list = field(default_factory=list)
+
+    @property
+    def automatic(self):
+        return self.action in AUTOMATIC
+
+    def as_dict(self):
+        return {
+            "action": self.action,
+            "confidence": self.confidence,
+            "band": self.band,
+            "needs_approval": self.needs_approval,
+            "notify": self.notify,
+            "dry_run": self.dry_run,
+            "manual_fix": self.manual_fix,
+            "critical": self.critical,
+            "breaker_open": self.breaker_open,
+            "rate_limited": self.rate_limited,
+            "reasons": list(self.reasons),
+        }
+
+
+def band_for(confidence, settings=DEFAULT_POLICY):
+    """The action the thresholds give, lower bounds inclusive."""
+    score = round(float(confidence), _COMPARE_DIGITS)
+    if score >= settings.auto_fix_threshold:
+        return AUTO_FIX
+    if score >= settings.notify_threshold:
+        return AUTO_FIX_NOTIFY
+    if score >= settings.propose_threshold:
+        return PROPOSE
+    return ALERT
+
+
+def critical_matches(guardrail_is_critical, touched_models, touched_modules, settings):
+    """Human-readable list of what makes this fix critical (empty if nothing)."""
+    found = []
+    if guardrail_is_critical:
+        found.append("the guardrail is marked critical")
+    for model in sorted(set(touched_models or ())):
+        if any(fnmatchcase(model, pattern) for pattern in settings.critical_models):
+            found.append(f"model {model}")
+    for module in sorted(set(touched_modules or ())):
+        if any(fnmatchcase(module, pattern) for pattern in settings.critical_modules):
+            found.append(f"module {module}")
+    return found
+
+
+def breaker_open(consecutive_failures, settings=DEFAULT_POLICY):
+    return consecutive_failures >= settings.breaker_failures
+
+
+def auto_fixes_in_last_hour(recent_auto_fix_times, now):
+    now = _aware(now)
+    since = now - timedelta(hours=1)
+    return sum(1 for when in recent_auto_fix_times or () if since < _aware(when) <= now)
+
+
+def _aware(when):
+    """Naive datetimes are taken as UTC (Odoo stores naive UTC)."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=timezone.utc)
+    return when
+
+
+def decide(
+    confidence,
+    guardrail_is_critical,
+    touched_models,
+    touched_modules,
+    settings,
+    recent_auto_fix_times,
+    consecutive_failures,
+    now,
+    has_autopatch,
+):
+    """Apply the thresholds, then every safety rule, to one candidate fix.
+
+    ``confidence`` is a number or a ``ConfidenceBreakdown`` (its total is used).
+    """
+    confidence = float(getattr(confidence, "total", confidence))
+    settings = settings or DEFAULT_POLICY
+    band = band_for(confidence, settings)
+    action = band
+    reasons = [_band_reason(confidence, band, settings)]
+
+    manual_fix = not has_autopatch
+    if manual_fix and band != ALERT:
+        if action in AUTOMATIC:
+            action = PROPOSE
+        reasons.append(
+            "No registered auto-patch applies: at most a manual fix is proposed to a human."
+        )
+
+    critical = critical_matches(guardrail_is_critical, touched_models, touched_modules, settings)
+    if critical and action != ALERT:
+        if action in AUTOMATIC:
+            action = PROPOSE
+        reasons.append(
+            "Critical scope (" + ", ".join(critical) + "): a human must approve whatever the confidence."
+        )
+
+    if settings.autopilot == AUTOPILOT_OFF:
+        if action != ALERT:
+            reasons.append("Autopilot is off: nothing is fixed or proposed, humans are only alerted.")
+        action = ALERT
+    elif settings.autopilot == AUTOPILOT_SUGGEST and band in AUTOMATIC:
+        if action in AUTOMATIC:
+            action = PROPOSE
+        reasons.append("Autopilot is in suggest mode: every fix waits for approval.")
+
+    is_broken = breaker_open(consecutive_failures, settings)
+    if is_broken and band in AUTOMATIC:
+        if action in AUTOMATIC:
+            action = PROPOSE
+        reasons.append(
+            f"Circuit breaker open after {consecutive_failures} consecutive failed fixes"
+            f" (limit {settings.breaker_failures}): autopilot paused until it is reset."
+        )
+
+    recent = auto_fixes_in_last_hour(recent_auto_fix_times, now)
+    rate_limited = recent >= settings.max_auto_fixes_per_hour
+    if rate_limited and band in AUTOMATIC:
+        if action in AUTOMATIC:
+            action = PROPOSE
+        reasons.append(
+            f"Rate limit reached: {recent} auto-fixes in the last hour"
+            f" (at most {settings.max_auto_fixes_per_hour})."
+        )
+
+    if settings.dry_run and action in AUTOMATIC:
+        reasons.append("Dry-run: the fix is planned and previewed, nothing is written.")
+
+    return Decision(
+        action=action,
+        confidence=confidence,
+        band=band,
+        needs_approval=action == PROPOSE,
+        notify=action != AUTO_FIX,
+        dry_run=settings.dry_run,
+        manual_fix=manual_fix,
+        critical=bool(critical),
+        breaker_open=is_broken,
+        rate_limited=rate_limited,
+        reasons=reasons,
+    )
+
+
+def _band_reason(confidence, band, settings):
+    bounds = {
+        AUTO_FIX: f">= {settings.auto_fix_threshold:.2f}: fix automatically",
+        AUTO_FIX_NOTIFY: (
+            f"in [{settings.notify_threshold:.2f}, {settings.auto_fix_threshold:.2f}):"
+            " fix automatically and notify"
+        ),
+        PROPOSE: (
+            f"in [{settings.propose_threshold:.2f}, {settings.notify_threshold:.2f}):"
+            " propose and wait for approval"
+        ),
+        ALERT: f"below {settings.propose_threshold:.2f}: alert only, no proposal",
+    }
+    return f"Confidence {confidence:.3f} is {bounds[band]}."
