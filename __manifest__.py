@@ -21,10 +21,18 @@
         "views/guardrail_views.xml",
         "views/knowledge_entry_views.xml",
         "views/res_config_settings_views.xml",
+        "views/dashboard_views.xml",
         "views/menus.xml",
     ],
     "demo": ["demo/self_healing_demo.xml"],
-    "assets": {},
+    "assets": {
+        "web.assets_backend": [
+            "self_healing/static/src/dashboard/**/*",
+        ],
+        "web.assets_tests": [
+            "self_healing/static/tests/tours/**/*",
+        ],
+    },
     "application": True,
     "installable": True,
 }

@@ -4,4 +4,5 @@ from . import incident
 from . import occurrence
 from . import fix_attempt
 from . import backup
+from . import dashboard
 from . import res_config_settings

@@ -1,4 +1,5 @@
 from . import test_access_rights
 from . import test_constraints
+from . import test_dashboard
 from . import test_install
 from . import test_lifecycle

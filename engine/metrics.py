@@ -1,0 +1,89 @@
+"""The dashboard's figures, computed from plain rows.
+
+The original design's dashboard reports, over a window of days: issues
+detected, how many were auto-fixed and how many needed a human, the fix
+success rate, the mean time from detection to healed, the top auto-fixed
+faults, and how the knowledge base and confidence grow. Rows come in as
+dicts so this stays testable without a database.
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+
+APPLIED_OUTCOMES = {"validated": True, "failed": False, "rolled_back": False}
+HUMAN_STATES = {"awaiting_approval", "escalated"}
+
+
+def _ratio(part, whole):
+    return round(part / whole, 4) if whole else 0.0
+
+
+def _in_window(moment, start, end):
+    """``end=None`` leaves the window open: the current one ends now, and
+    timestamps are stored to the second, so "now" itself must count."""
+    return moment is not None and start <= moment and (end is None or moment < end)
+
+
+def window_figures(incidents, attempts, start, end):
+    """Figures for incidents seen and attempts made in ``[start, end)``."""
+    seen = [row for row in incidents if _in_window(row["last_seen"], start, end)]
+    seen_ids = {row["id"] for row in seen}
+    window_attempts = [row for row in attempts if _in_window(row["created"], start, end)]
+    auto_fixed_ids = {
+        row["incident_id"] for row in window_attempts if row["mode"] == "auto" and row["state"] == "validated"
+    }
+    human_ids = {row["id"] for row in seen if row["state"] in HUMAN_STATES}
+    human_ids |= {
+        row["incident_id"] for row in window_attempts
+        if row["mode"] in ("approved", "manual") or row["state"] in ("proposed", "rejected")
+    }
+    human_ids -= auto_fixed_ids
+    outcomes = [APPLIED_OUTCOMES[row["state"]] for row in window_attempts if row["state"] in APPLIED_OUTCOMES
+                and not row.get("dry_run")]
+    repair_minutes = [
+        (row["healed_at"] - row["first_seen"]).total_seconds() / 60.0
+        for row in seen if row["state"] == "healed" and row.get("healed_at") and row["healed_at"] >= row["first_seen"]
+    ]
+    confidences = [row["confidence"] for row in seen if row.get("confidence")]
+    return {
+        "issues_detected": len(seen),
+        "auto_fixed": len(auto_fixed_ids & seen_ids),
+        "auto_fix_rate": _ratio(len(auto_fixed_ids & seen_ids), len(seen)),
+        "human_review": len(human_ids & seen_ids),
+        "human_review_rate": _ratio(len(human_ids & seen_ids), len(seen)),
+        "fixes_applied": len(outcomes),
+        "fixes_succeeded": sum(outcomes),
+        "fix_success_rate": _ratio(sum(outcomes), len(outcomes)),
+        "mean_minutes_to_heal": round(sum(repair_minutes) / len(repair_minutes), 2) if repair_minutes else None,
+        "avg_confidence": round(sum(confidences) / len(confidences), 4) if confidences else None,
+    }
+
+
+def top_fixed(attempts, start, end, limit=5):
+    """Guardrails whose automatic or approved fixes ran most in the window, with their success rate."""
+    counts = defaultdict(lambda: [0, 0])
+    for row in attempts:
+        if not _in_window(row["created"], start, end) or row["state"] not in APPLIED_OUTCOMES or row.get("dry_run"):
+            continue
+        key = row.get("guardrail") or row.get("autopatch") or "?"
+        counts[key][0] += 1
+        counts[key][1] += APPLIED_OUTCOMES[row["state"]]
+    ranked = sorted(counts.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+    return [{"name": name, "times": times, "success_rate": _ratio(ok, times)} for name, (times, ok) in ranked]
+
+
+def summarize(incidents, attempts, knowledge_created, now, days=7):
+    """Current window, the previous one for trends, the top fixes and the knowledge base growth."""
+    start = now - timedelta(days=days)
+    previous_start = start - timedelta(days=days)
+    month_ago = now - timedelta(days=30)
+    current = window_figures(incidents, attempts, start, None)
+    previous = window_figures(incidents, attempts, previous_start, start)
+    return {
+        "days": days,
+        "current": current,
+        "previous": previous,
+        "top_fixed": top_fixed(attempts, start, None),
+        "knowledge_size": len(knowledge_created),
+        "knowledge_added_30d": sum(1 for created in knowledge_created if created and created >= month_ago),
+    }

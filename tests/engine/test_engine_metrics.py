@@ -1,0 +1,60 @@
+from datetime import datetime, timedelta
+
+from engine import metrics
+
+NOW = datetime(2026, 11, 25, 12, 0)
+
+
+def incident(id_, state, days_ago, healed_after_min=None, confidence=0.0):
+    first_seen = NOW - timedelta(days=days_ago)
+    return {
+        "id": id_, "state": state, "first_seen": first_seen, "last_seen": first_seen,
+        "healed_at": first_seen + timedelta(minutes=healed_after_min) if healed_after_min is not None else None,
+        "confidence": confidence,
+    }
+
+
+def attempt(incident_id, mode, state, days_ago, guardrail="GR-SEQ-001"):
+    return {"incident_id": incident_id, "mode": mode, "state": state, "guardrail": guardrail,
+            "created": NOW - timedelta(days=days_ago), "dry_run": False}
+
+
+def test_window_figures_match_the_design_definitions():
+    incidents = [
+        incident(1, "healed", 1, healed_after_min=2, confidence=0.95),
+        incident(2, "healed", 2, healed_after_min=4, confidence=0.9),
+        incident(3, "awaiting_approval", 3, confidence=0.7),
+        incident(4, "failed", 4, confidence=0.85),
+        incident(5, "new", 20),  # outside the 7-day window
+    ]
+    attempts = [
+        attempt(1, "auto", "validated", 1),
+        attempt(2, "auto", "validated", 2),
+        attempt(3, "manual", "proposed", 3),
+        attempt(4, "auto", "failed", 4, guardrail="GR-VIEW-001"),
+    ]
+    summary = metrics.summarize(incidents, attempts, knowledge_created=[NOW, NOW - timedelta(days=40)], now=NOW)
+    current = summary["current"]
+    assert current["issues_detected"] == 4
+    assert current["auto_fixed"] == 2 and current["auto_fix_rate"] == 0.5
+    assert current["human_review"] == 1
+    assert (current["fixes_applied"], current["fixes_succeeded"]) == (3, 2)
+    assert current["fix_success_rate"] == round(2 / 3, 4)
+    assert current["mean_minutes_to_heal"] == 3.0
+    assert summary["top_fixed"][0] == {"name": "GR-SEQ-001", "times": 2, "success_rate": 1.0}
+    assert summary["top_fixed"][1] == {"name": "GR-VIEW-001", "times": 1, "success_rate": 0.0}
+    assert (summary["knowledge_size"], summary["knowledge_added_30d"]) == (2, 1)
+    assert summary["previous"]["issues_detected"] == 0
+
+
+def test_empty_database_gives_zeros_not_errors():
+    summary = metrics.summarize([], [], [], now=NOW)
+    assert summary["current"]["fix_success_rate"] == 0.0
+    assert summary["current"]["mean_minutes_to_heal"] is None
+    assert summary["top_fixed"] == []
+
+
+def test_dry_runs_do_not_count_as_fixes():
+    dry = dict(attempt(1, "auto", "validated", 1), dry_run=True)
+    figures = metrics.window_figures([incident(1, "new", 1)], [dry], NOW - timedelta(days=7), NOW)
+    assert figures["fixes_applied"] == 0
