@@ -3,13 +3,14 @@
 import argparse
 import sys
 
-from . import cmd_bench, cmd_classify, cmd_demo, cmd_test
+from . import cmd_bench, cmd_classify, cmd_demo, cmd_readme, cmd_test
 from .errors import UsageError
 
 COMMANDS = {
     "demo": (cmd_demo, "serve a demo database with the addon on http://127.0.0.1:8069"),
     "test": (cmd_test, "run the engine and Odoo tests in a fresh database"),
     "classify": (cmd_classify, "classify JSON Lines of error texts from stdin (no database needed)"),
+    "readme": (cmd_readme, "render readme/*.md fragments into README.rst"),
     "bench": (cmd_bench, "run the benchmarks and print their figures (--json for one JSON object)"),
 }
 
