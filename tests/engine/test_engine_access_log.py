@@ -87,7 +87,13 @@ def odoo_werkzeug_logger():
         return stream
 
     cleanup = []
-    saved = (logging.getLogger("werkzeug").propagate, logging.getLogger("werkzeug").level, serving._log_add_style)
+    werkzeug_logger = logging.getLogger("werkzeug")
+    # Inside a running Odoo, init_logger already put a PerfFilter here; it would consume the
+    # thread's counters before the one under test sees them.
+    saved_filters = list(werkzeug_logger.filters)
+    for existing in saved_filters:
+        werkzeug_logger.removeFilter(existing)
+    saved = (werkzeug_logger.propagate, werkzeug_logger.level, serving._log_add_style)
     saved_factory = logging.getLogRecordFactory()
     logging.setLogRecordFactory(netsvc.LogRecord)
     logging.getLogger("werkzeug").propagate = False
@@ -97,8 +103,9 @@ def odoo_werkzeug_logger():
         logger.removeHandler(handler)
         logger.removeFilter(perf_filter)
     logging.setLogRecordFactory(saved_factory)
-    logger = logging.getLogger("werkzeug")
-    logger.propagate, logger.level, serving._log_add_style = saved
+    werkzeug_logger.propagate, werkzeug_logger.level, serving._log_add_style = saved
+    for existing in saved_filters:
+        werkzeug_logger.addFilter(existing)
 
 
 def _log_request(serving, path, status, query_count, query_time, elapsed):

@@ -206,12 +206,17 @@ def test_own_loggers_and_the_flusher_thread_are_ignored(make_logger):
     sink_logger.propagate = False
     try:
         own = logging.getLogger("odoo.addons.self_healing.models.incident")
+        # Under Odoo the "odoo" logger may be set to CRITICAL: pin this one so the record is emitted.
+        saved_level, saved_propagate = own.level, own.propagate
+        own.setLevel(logging.DEBUG)
         own.propagate = False
         own.addHandler(handler)
         try:
             own.error("our own error")
         finally:
             own.removeHandler(handler)
+            own.setLevel(saved_level)
+            own.propagate = saved_propagate
         logging.getLogger("test.capture.app.0").error("a real fault")
         assert handler.flush(timeout=5)
         handler.flush(timeout=1)
