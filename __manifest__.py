@@ -13,6 +13,7 @@
         "security/ir.model.access.csv",
         "security/self_healing_rules.xml",
         "data/mail_subtypes.xml",
+        "data/guardrail_library.xml",
         "wizards/fix_approval_views.xml",
         "views/incident_views.xml",
         "views/occurrence_views.xml",

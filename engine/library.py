@@ -345,3 +345,30 @@ def _check_critical(entry, scope, autopatch, critical, fail):
     reasons += [f"module {m}" for m in scope["modules"] if CRITICAL_MODULE_RE.match(m)]
     if reasons and not critical:
         fail(f"must be critical=true (accounting/payments/security scope: {', '.join(reasons)})")
+
+
+def library_from_entries(entries, classes=None, source="database"):
+    """A library built from guardrail dicts (as ``Guardrail.as_dict()`` gives them).
+
+    The Odoo side keeps guardrails as records a manager may edit; this checks
+    them with the same rules as the shipped files. Unlike the files, an empty
+    list is allowed: a database may have every guardrail retired.
+    """
+    classes = classes or load_classes()
+    guardrails, by_code = [], {}
+    for index, entry in enumerate(entries):
+        error_class = entry.get("error_class") if isinstance(entry, dict) else None
+        if error_class not in classes or error_class == CATCH_ALL_CLASS:
+            raise LibraryError(f"{source}: {entry.get('code') if isinstance(entry, dict) else index}: "
+                               f"error_class must be a known class other than {CATCH_ALL_CLASS}")
+        guardrail = _build(entry, source, error_class, index)
+        if guardrail.code in by_code:
+            raise LibraryError(f"{source}: {guardrail.code}: code used twice")
+        by_code[guardrail.code] = guardrail
+        guardrails.append(guardrail)
+    return Library(tuple(guardrails), by_code, classes, source)
+
+
+def check_entry(entry, classes=None):
+    """Validate one guardrail dict; raises LibraryError with the reason."""
+    return library_from_entries([entry], classes=classes).guardrails[0]

@@ -64,9 +64,11 @@ class TestAccessRights(SelfHealingCase):
             )
 
     def test_manager_edits_library(self):
-        guardrail = self.Guardrail.with_user(self.sh_manager).create(
-            {"code": "GR-X-2", "name": "x", "error_class": "OTHER"}
-        )
+        guardrail = self.Guardrail.with_user(self.sh_manager).create({
+            "code": "GR-TST-002", "name": "Test fault", "error_class": "LOCK_NOT_AVAILABLE",
+            "signals": {"exception_types": ["LockNotAvailable"], "all_patterns": ["could not obtain lock"]},
+            "root_cause": "A test cause.", "fix_steps": "Wait.", "odoo_versions": "18.0", "risk": "low",
+        })
         guardrail.action_activate()
         self.assertEqual(guardrail.state, "active")
 

@@ -11,8 +11,7 @@ class TestDashboard(HttpCase):
         super().setUpClass()
         now = fields.Datetime.now()
         guardrail = cls.env["self_healing.guardrail"].create(
-            {"code": "GR-TOUR-001", "name": "Tour guardrail", "error_class": "SEQ_PKEY_DRIFT", "state": "active",
-             "confidence": 0.9}
+            {"code": "GR-TOUR-001", "name": "Tour guardrail", "error_class": "SEQ_PKEY_DRIFT", "confidence": 0.9}
         )
         healed = cls.env["self_healing.incident"].create({
             "name": "Tour incident healed", "fingerprint": "tour-1", "guardrail_id": guardrail.id,

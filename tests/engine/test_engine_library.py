@@ -220,3 +220,19 @@ def test_bad_class_list(tmp_path):
     with pytest.raises(LibraryError) as caught:
         load_library(write_library(tmp_path, {"SEQ_PKEY_DRIFT.json": [GOOD]}), classes)
     assert "unreadable error class list" in str(caught.value)
+
+
+def test_library_from_entries_applies_the_file_rules():
+    from engine.library import LibraryError, check_entry, library_from_entries, load_library
+
+    shipped = [guardrail.as_dict() for guardrail in load_library().guardrails[:5]]
+    rebuilt = library_from_entries(shipped)
+    assert [g.code for g in rebuilt.guardrails] == [entry["code"] for entry in shipped]
+    assert library_from_entries([]).guardrails == ()
+    broken = dict(shipped[0], risk="extreme")
+    with pytest.raises(LibraryError, match="risk"):
+        check_entry(broken)
+    with pytest.raises(LibraryError, match="OTHER"):
+        check_entry(dict(shipped[0], error_class="OTHER"))
+    with pytest.raises(LibraryError, match="twice"):
+        library_from_entries([shipped[0], shipped[0]])
