@@ -18,6 +18,12 @@ class SelfHealingBackup(models.Model):
 
     attempt_id = fields.Many2one("self_healing.fix.attempt", required=True, ondelete="cascade", index=True)
     kind = fields.Selection([("data", "Data"), ("file", "File")], required=True, default="data")
+    operation = fields.Selection(
+        [("write", "Write"), ("create", "Create"), ("delete", "Delete"), ("sql", "SQL"),
+         ("columns", "New Columns"), ("file", "File"), ("guard", "Change Guard")],
+        help="What the auto-patch did; a guard only records a state whose change blocks a rollback.",
+    )
+    sequence = fields.Integer(default=0, help="Order of the writes in the attempt; a rollback undoes them in reverse.")
     target = fields.Char(required=True, help="Table and ids, or file path, this backup restores.")
     payload = fields.Json(help="Pre-image of the rows (data) or the file's content and mode (file).")
     expires_at = fields.Datetime(required=True, default=_default_expiry, index=True)

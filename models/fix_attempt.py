@@ -1,9 +1,12 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..autopatches import runner, transient_watch
+from ..autopatches.errors import AttemptBusy, NotRunnable, RollbackRefused
 from ..engine import lifecycle
 
 APPROVER_GROUP = "self_healing.group_self_healing_approver"
+MANAGER_GROUP = "self_healing.group_self_healing_manager"
 
 
 class SelfHealingFixAttempt(models.Model):
@@ -45,6 +48,8 @@ class SelfHealingFixAttempt(models.Model):
     odoo_version = fields.Char(readonly=True)
     module = fields.Char(readonly=True)
     company_id = fields.Many2one(related="incident_id.company_id", store=True, index=True)
+    can_apply = fields.Boolean(compute="_compute_can_apply")
+    can_rollback = fields.Boolean(compute="_compute_can_rollback")
 
     _sql_constraints = [
         ("confidence_before_range", "CHECK(confidence_before >= 0 AND confidence_before <= 1)",
@@ -58,6 +63,17 @@ class SelfHealingFixAttempt(models.Model):
     def _compute_name(self):
         for attempt in self:
             attempt.name = "%s / %s" % (attempt.autopatch_code or _("manual fix"), attempt.incident_id.name or "")
+
+    @api.depends("state", "mode", "autopatch_code")
+    def _compute_can_apply(self):
+        for attempt in self:
+            attempt.can_apply = bool(attempt.autopatch_code) and runner.is_runnable(attempt)
+
+    @api.depends("state", "backup_ids")
+    def _compute_can_rollback(self):
+        # Expired backups still show the button: the refusal says why, which a hidden button would not.
+        for attempt in self:
+            attempt.can_rollback = attempt.state in runner.ROLLBACK_STATES and bool(attempt.sudo().backup_ids)
 
     def _set_state(self, target, **values):
         labels = dict(lifecycle.ATTEMPT_STATES)
@@ -98,4 +114,59 @@ class SelfHealingFixAttempt(models.Model):
             "view_mode": "form",
             "target": "new",
             "context": {"default_attempt_ids": self.ids},
+        }
+
+    def _check_manager(self):
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(_("Only Self-Healing managers can apply or roll back a fix."))
+
+    def action_apply(self):
+        """Run the auto-patch now (approved attempts, or proposed ones in automatic mode)."""
+        self._check_manager()
+        results = []
+        for attempt in self:
+            try:
+                results.append(runner.run_attempt(attempt))
+            except (AttemptBusy, NotRunnable) as exc:
+                raise UserError(_("Cannot apply %(name)s: %(reason)s", name=attempt.display_name, reason=exc)) from exc
+        return self._notification(_("Fix"), results)
+
+    def action_rollback(self):
+        """Restore the pre-image kept in the backups, in one click."""
+        self._check_manager()
+        results = []
+        for attempt in self:
+            try:
+                results.append(runner.rollback_attempt(attempt))
+            except (RollbackRefused, AttemptBusy) as exc:
+                raise UserError(
+                    _("Cannot roll back %(name)s: %(reason)s", name=attempt.display_name, reason=exc)
+                ) from exc
+        return self._notification(_("Rollback"), results)
+
+    def action_preview(self):
+        """Compute the plan again (no side effect) and keep it on the attempt."""
+        if not self.env.user.has_group(APPROVER_GROUP):
+            raise AccessError(_("Only Self-Healing approvers can preview a fix."))
+        for attempt in self:
+            runner.preview_attempt(attempt)
+        return True
+
+    @api.model
+    def _resolve_transient_incidents(self, now=None):
+        """For the processing cron: heal watched transient incidents that stopped recurring."""
+        return transient_watch.resolve_quiet_incidents(self.env, now=now)
+
+    def _notification(self, title, results):
+        failed = [result for result in results if not result.ok]
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title,
+                "message": "\n".join(result.detail for result in results),
+                "type": "danger" if failed else "success",
+                "sticky": bool(failed),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
         }

@@ -30,7 +30,7 @@ def run(args):
     print(f"self-healing: Odoo {odoo.version} from {odoo.root}; PostgreSQL at {cluster.host}:{cluster.port} "
           f"(pgvector {'available' if cluster.has_vector else 'absent: exact search fallback'})", flush=True)
     cluster.drop_database(args.db)
-    config = write_config("test", odoo, cluster, args.db, http_port=free_http_port())
+    config = write_config(f"test-{args.db}", odoo, cluster, args.db, http_port=free_http_port())
     lines = install_addon(odoo, config, args.db, demo=False, log_name="test-install")
     complaints = loader_complaints(lines)
     if complaints:

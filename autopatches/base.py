@@ -1,0 +1,165 @@
+"""What an auto-patch is, and the registry that finds one by its code.
+
+Only classes registered here ever run. Guardrails, knowledge entries and LLM
+answers name a patch by its code and fill its declared parameters; nothing
+they contain is executed.
+"""
+
+import contextlib
+import os
+from fnmatch import fnmatchcase
+
+from ..engine import patch_params
+from .errors import NotApplicable
+
+_REGISTRY = {}
+RISKS = ("low", "medium", "high")
+
+
+def register(cls):
+    """Class decorator: make ``cls`` findable by its ``code``."""
+    if not cls.code or not isinstance(cls.code, str):
+        raise TypeError(f"{cls.__name__} needs a code")
+    if cls.risk not in RISKS:
+        raise TypeError(f"{cls.__name__}.risk must be one of {RISKS}")
+    for name, spec in cls.params.items():
+        if not {"pattern", "required", "description"} <= set(spec):
+            raise TypeError(f"{cls.__name__}.params[{name!r}] needs pattern, required and description")
+    known = _REGISTRY.get(cls.code)
+    if known is not None and known is not cls and known.__qualname__ != cls.__qualname__:
+        raise ValueError(f"auto-patch code {cls.code!r} is already taken by {known.__qualname__}")
+    _REGISTRY[cls.code] = cls
+    return cls
+
+
+@contextlib.contextmanager
+def registered(cls):
+    """Register ``cls`` for the duration of a block (tests register throwaway patches)."""
+    previous = _REGISTRY.get(cls.code)
+    register(cls)
+    try:
+        yield cls
+    finally:
+        if previous is None:
+            _REGISTRY.pop(cls.code, None)
+        else:
+            _REGISTRY[cls.code] = previous
+
+
+def get(code):
+    """The patch class registered under ``code``; NotApplicable if there is none."""
+    try:
+        return _REGISTRY[code]
+    except KeyError:
+        raise NotApplicable(f"no auto-patch is registered under the code {code!r}") from None
+
+
+def codes():
+    return sorted(_REGISTRY)
+
+
+def for_error_class(error_class):
+    """The patch classes that serve an error class, by code."""
+    return [_REGISTRY[code] for code in codes() if error_class in _REGISTRY[code].error_classes]
+
+
+def describe_all():
+    """Every registered patch as plain data (for the LLM menu, the library check, the UI)."""
+    return {code: _REGISTRY[code].describe() for code in codes()}
+
+
+class AutoPatch:
+    """One repair, written once, reviewed, and run by the runner only.
+
+    Subclasses declare what they serve and may touch, then implement
+    ``applicable``, ``plan``, ``apply`` and ``validate``. Every write goes
+    through the context (``ctx``) the runner hands to ``backup``, ``apply``
+    and ``rollback``: it refuses anything outside the declared scope and keeps
+    a backup of whatever it changes, so ``rollback`` rarely needs overriding.
+    """
+
+    code = None
+    title = ""
+    error_classes = ()
+    guardrails = ()
+    # name -> {"pattern": full-match regex, "required": bool, "description": str}
+    params = {}
+    # Groups of parameter names of which at least one must be given.
+    one_of = ()
+    # Entries are fnmatch patterns or "{param}" placeholders standing for one exact name.
+    scope_models = ()
+    scope_tables = ()
+    scope_files = ()
+    risk = "low"
+    needs_restart = False
+    needs_upgrade = False
+    # Accounting, security and the like: a human approves every run.
+    critical = False
+
+    @classmethod
+    def check_params(cls, params):
+        """The accepted parameters; NotApplicable when they do not fit the declaration."""
+        try:
+            return patch_params.check_params(cls.params, params, cls.one_of)
+        except patch_params.ParamError as exc:
+            raise NotApplicable(f"{cls.code}: {exc}") from None
+
+    @classmethod
+    def scope(cls, params):
+        """The declared scope expanded with the parameters: {"models", "tables", "files"}."""
+        return {
+            "models": patch_params.expand_scope(cls.scope_models, params),
+            "tables": patch_params.expand_scope(cls.scope_tables, params),
+            "files": patch_params.expand_scope(cls.scope_files, params),
+        }
+
+    @classmethod
+    def describe(cls):
+        return {
+            "code": cls.code,
+            "title": cls.title,
+            "summary": (cls.__doc__ or cls.title).strip().splitlines()[0],
+            "error_classes": list(cls.error_classes),
+            "guardrails": list(cls.guardrails),
+            "params": {name: dict(spec) for name, spec in cls.params.items()},
+            "one_of": [list(group) for group in cls.one_of],
+            "risk": cls.risk,
+            "critical": cls.critical,
+            "needs_restart": cls.needs_restart,
+            "needs_upgrade": cls.needs_upgrade,
+            "scope": {
+                "models": list(cls.scope_models),
+                "tables": list(cls.scope_tables),
+                "files": list(cls.scope_files),
+            },
+        }
+
+    def file_allowed(self, env, path, params):
+        """``(allowed, reason)`` for a file write; by default the declared patterns decide."""
+        real = os.path.realpath(path)
+        exact, patterns = patch_params.expand_scope(self.scope_files, params)
+        if real in exact or any(fnmatchcase(real, pattern) for pattern in patterns):
+            return True, ""
+        return False, f"{real} is outside the files {self.code} declares"
+
+    def applicable(self, env, params):
+        """``(bool, reason)``: is the fault there, and may this patch fix it?"""
+        raise NotImplementedError
+
+    def plan(self, env, params):
+        """A human-readable preview of what ``apply`` would do. No side effect."""
+        raise NotImplementedError
+
+    def backup(self, ctx):
+        """Keep anything ``apply`` does not write but a human may want back (writes back up by themselves)."""
+
+    def apply(self, ctx):
+        raise NotImplementedError
+
+    def validate(self, ctx):
+        """``(ok, detail)``: prove the fault is gone, e.g. by re-running what failed."""
+        raise NotImplementedError
+
+    def rollback(self, ctx):
+        """Undo ``apply`` from the stored backups (the runner checked they are still valid)."""
+        ctx.restore_backups()

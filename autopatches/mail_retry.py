@@ -1,0 +1,115 @@
+"""MAIL_DELIVERY: outgoing mails left in 'exception' by a transient SMTP failure.
+
+A retry is Odoo's own (the mail goes back to 'outgoing'); validation sends
+the mails right away through their mail server, so a retry only counts as a
+success once the SMTP server accepted them. Retries of one incident back off
+exponentially (5, 10, 20, 40 minutes) and stop after five: past that the
+server needs a human, not another try.
+"""
+
+import re
+from datetime import timedelta
+
+from odoo import fields
+
+from .base import AutoPatch, register
+
+MAX_RETRIES = 5
+FIRST_DELAY = timedelta(minutes=5)
+TRANSIENT_TYPES = ("mail_smtp",)
+TRANSIENT_REASON_RE = re.compile(
+    r"(?i)connection (refused|reset|unexpectedly closed)|timed? ?out|temporar|try again|"
+    r"too many connections|service not available|\b4[25]\d\b"
+)
+
+
+def retry_delay(previous_retries):
+    """Time to wait after the last retry before the next one."""
+    return FIRST_DELAY * (2 ** max(previous_retries - 1, 0))
+
+
+@register
+class MailRetry(AutoPatch):
+    """Send again mails that failed on a transient SMTP error, with exponential backoff."""
+
+    code = "mail_retry"
+    title = "Retry mails after a transient SMTP failure"
+    error_classes = ("MAIL_DELIVERY",)
+    guardrails = ("GR-MAIL-002", "GR-MAIL-003", "GR-MAIL-007")
+    params = {
+        "mail_ids": {"pattern": r"\d{1,10}(,\d{1,10}){0,199}", "required": False,
+                     "description": "Comma-separated mail.mail ids; every transient failure when omitted."},
+        "incident_id": {"pattern": r"\d{1,10}", "required": False,
+                        "description": "The incident whose retries are counted (filled in by the runner)."},
+    }
+    scope_models = ("mail.mail",)
+    risk = "low"
+
+    def _mails(self, env, params):
+        mails = env["mail.mail"]
+        if params.get("mail_ids"):
+            mails = mails.browse([int(mail_id) for mail_id in str(params["mail_ids"]).split(",")]).exists()
+            mails = mails.filtered(lambda mail: mail.state == "exception")
+        else:
+            mails = mails.search([("state", "=", "exception")], order="id")
+        return mails.filtered(self._transient)
+
+    @staticmethod
+    def _transient(mail):
+        return mail.failure_type in TRANSIENT_TYPES or bool(TRANSIENT_REASON_RE.search(mail.failure_reason or ""))
+
+    def history(self, env, params):
+        """Earlier retries of the same incident, newest first."""
+        if not params.get("incident_id"):
+            return env["self_healing.fix.attempt"]
+        return env["self_healing.fix.attempt"].search([
+            ("autopatch_code", "=", self.code),
+            ("incident_id", "=", int(params["incident_id"])),
+            ("state", "in", ("validated", "failed", "rolled_back")),
+        ], order="applied_at desc, id desc")
+
+    def _backoff(self, env, params):
+        """``(allowed, reason)`` from the retry history."""
+        retries = self.history(env, params)
+        if len(retries) >= MAX_RETRIES:
+            return False, f"gave up after {len(retries)} retries: the mail server needs a human"
+        if retries:
+            last = retries[0].applied_at or retries[0].write_date
+            due = last + retry_delay(len(retries))
+            if fields.Datetime.now() < due:
+                return False, f"retry {len(retries) + 1} of {MAX_RETRIES} is due at {due} (exponential backoff)"
+        return True, f"retry {len(retries) + 1} of {MAX_RETRIES}"
+
+    def applicable(self, env, params):
+        mails = self._mails(env, params)
+        if not mails:
+            return False, "no mail is in exception after a transient SMTP failure"
+        allowed, reason = self._backoff(env, params)
+        if not allowed:
+            return False, reason
+        return True, f"{len(mails)} mail(s) failed on a transient error; {reason}"
+
+    def plan(self, env, params):
+        mails = self._mails(env, params)
+        _allowed, reason = self._backoff(env, params)
+        lines = [f"Mark {len(mails)} mail(s) outgoing again ({reason}), then send them now:"]
+        lines += [f"  #{mail.id} {mail.subject!r} -> {mail.email_to or mail.recipient_ids.mapped('email')}:"
+                  f" {(mail.failure_reason or '').strip().splitlines()[-1:] or ['?']}" for mail in mails]
+        return "\n".join(lines)
+
+    def apply(self, ctx):
+        mails = self._mails(ctx.env, ctx.params)
+        ctx.memo["mail_ids"] = mails.ids
+        ctx.memo["retry"] = len(self.history(ctx.env, ctx.params)) + 1
+        # What Odoo's own Retry button does.
+        ctx.write(mails, {"state": "outgoing"})
+
+    def validate(self, ctx):
+        mails = ctx.env["mail.mail"].browse(ctx.memo["mail_ids"])
+        mails.send(auto_commit=False, raise_exception=False)
+        # Sent mails are 'sent', or gone when they delete themselves after sending.
+        failed = mails.exists().filtered(lambda mail: mail.state != "sent")
+        if failed:
+            reasons = {(mail.failure_reason or "unknown").strip().splitlines()[-1] for mail in failed}
+            return False, f"{len(failed)} of {len(mails)} mail(s) still fail: {'; '.join(sorted(reasons))}"
+        return True, f"retry {ctx.memo['retry']}: {len(mails)} mail(s) accepted by the SMTP server"

@@ -1,0 +1,87 @@
+"""SEQ_PKEY_DRIFT: a table's id sequence lags behind max(id), so inserts hit the primary key."""
+
+from odoo.tools import SQL
+
+from .base import AutoPatch, register
+
+TABLE_PATTERN = r"[a-z_][a-z0-9_]{0,62}"
+
+
+def sequence_state(cr, table):
+    """The id sequence of ``table`` and where it stands, or None when there is none."""
+    cr.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
+    if not cr.fetchone()[0]:
+        return None
+    cr.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+    sequence = cr.fetchone()[0]
+    if not sequence:
+        return None
+    cr.execute(
+        "SELECT seqincrement, seqstart, pg_sequence_last_value(seqrelid) FROM pg_sequence WHERE seqrelid = %s::regclass",
+        [sequence],
+    )
+    increment, start, last_value = cr.fetchone()
+    cr.execute(SQL("SELECT max(id) FROM %s", SQL.identifier(table)))
+    max_id = cr.fetchone()[0] or 0
+    next_id = start if last_value is None else last_value + increment
+    return {"sequence": sequence, "last_value": last_value, "start": start, "increment": increment,
+            "max_id": max_id, "next_id": next_id}
+
+
+@register
+class SequenceResync(AutoPatch):
+    """Move a table's id sequence past max(id) so new rows get free ids."""
+
+    code = "sequence_resync"
+    title = "Resynchronise an id sequence"
+    error_classes = ("SEQ_PKEY_DRIFT",)
+    guardrails = ("GR-SEQ-001", "GR-SEQ-002")
+    params = {
+        "table": {"pattern": TABLE_PATTERN, "required": True,
+                  "description": "Table whose <table>_pkey was violated, e.g. res_partner."},
+    }
+    scope_tables = ("{table}",)
+    risk = "low"
+
+    def applicable(self, env, params):
+        state = sequence_state(env.cr, params["table"])
+        if state is None:
+            return False, f"table {params['table']} does not exist or has no id sequence"
+        if state["increment"] <= 0:
+            return False, f"{state['sequence']} counts down; only ascending sequences are resynchronised"
+        if state["next_id"] > state["max_id"]:
+            return False, f"{state['sequence']} already hands out {state['next_id']}, past max(id) {state['max_id']}"
+        return True, f"{state['sequence']} would hand out {state['next_id']} but max(id) is {state['max_id']}"
+
+    def plan(self, env, params):
+        state = sequence_state(env.cr, params["table"])
+        if state is None:
+            return f"Nothing to do: {params['table']} has no id sequence."
+        return (
+            f"Table {params['table']}: max(id) = {state['max_id']}, {state['sequence']} next value = {state['next_id']}.\n"
+            f"SELECT setval('{state['sequence']}', {state['max_id']}, true)  -> next id {state['max_id'] + state['increment']}\n"
+            f"Undo: setval back to {state['last_value'] if state['last_value'] is not None else state['start']}"
+            f" ({'called' if state['last_value'] is not None else 'not called'})."
+        )
+
+    def apply(self, ctx):
+        table = ctx.params["table"]
+        state = sequence_state(ctx.env.cr, table)
+        if state["last_value"] is None:
+            undo = SQL("SELECT setval(%s::regclass, %s, false)", state["sequence"], state["start"])
+        else:
+            undo = SQL("SELECT setval(%s::regclass, %s, true)", state["sequence"], state["last_value"])
+        ctx.execute(
+            SQL("SELECT setval(%s::regclass, %s, true)", state["sequence"], state["max_id"]),
+            tables=(table,),
+            undo=undo,
+            probe=SQL("SELECT pg_sequence_last_value(%s::regclass)", state["sequence"]),
+            label=f"{state['sequence']} moved to {state['max_id']}",
+        )
+
+    def validate(self, ctx):
+        # Reading the sequence proves the next insert is free without consuming an id.
+        state = sequence_state(ctx.env.cr, ctx.params["table"])
+        if state["next_id"] <= state["max_id"]:
+            return False, f"{state['sequence']} still hands out {state['next_id']} <= max(id) {state['max_id']}"
+        return True, f"{state['sequence']} now hands out {state['next_id']} > max(id) {state['max_id']}"

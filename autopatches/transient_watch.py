@@ -1,0 +1,123 @@
+"""SERIALIZATION_FAILURE / LOCK_NOT_AVAILABLE: concurrency errors that clear by themselves.
+
+Nothing in the business data is wrong, so nothing there is written: the
+incident is marked transient, and ``resolve_quiet_incidents`` (called by
+the processing cron) heals it once it has not recurred for a quiet window.
+"""
+
+import re
+from datetime import timedelta
+
+from odoo import fields
+
+from ..engine import lifecycle
+from .base import AutoPatch, register
+
+WINDOW_PARAM = "self_healing.transient_window_minutes"
+DEFAULT_WINDOW_MINUTES = 30
+TRANSIENT_CLASSES = ("SERIALIZATION_FAILURE", "LOCK_NOT_AVAILABLE")
+TRANSIENT_TEXT_RE = re.compile(
+    r"SerializationFailure|TransactionRollbackError|could not serialize access|LockNotAvailable|"
+    r"could not obtain lock|lock timeout|deadlock detected|concurrent update",
+    re.IGNORECASE,
+)
+
+
+def default_window(env):
+    value = env["ir.config_parameter"].sudo().get_param(WINDOW_PARAM)
+    try:
+        return max(int(value), 1) if value else DEFAULT_WINDOW_MINUTES
+    except ValueError:
+        return DEFAULT_WINDOW_MINUTES
+
+
+def watch_window(env, incident):
+    """The quiet window of an incident: from its latest watch, or the configured default."""
+    attempt = env["self_healing.fix.attempt"].sudo().search([
+        ("incident_id", "=", incident.id), ("autopatch_code", "=", TransientWatch.code), ("state", "=", "validated"),
+    ], order="healed_at desc, id desc", limit=1)
+    minutes = (attempt.params or {}).get("window_minutes")
+    return timedelta(minutes=int(minutes) if minutes else default_window(env))
+
+
+def resolve_quiet_incidents(env, now=None):
+    """Heal transient incidents that did not recur for their window.
+
+    Returns ``{"healed": incidents, "watching": incidents}``; call it from the
+    processing cron. A recurrence only moves ``last_seen`` forward, which
+    restarts the wait.
+    """
+    now = now or fields.Datetime.now()
+    incidents = env["self_healing.incident"].sudo().search([
+        ("transient", "=", True), ("state", "not in", ("healed", "ignored")),
+    ])
+    healed = incidents.browse()
+    for incident in incidents:
+        window = watch_window(env, incident)
+        if incident.last_seen + window > now:
+            continue
+        if "healed" not in lifecycle.INCIDENT_TRANSITIONS.get(incident.state, ()):
+            if "matched" not in lifecycle.INCIDENT_TRANSITIONS.get(incident.state, ()):
+                continue
+            incident._set_state("matched")
+        quiet = int(window.total_seconds() // 60)
+        incident._set_state("healed", note=f"Transient fault: no recurrence for {quiet} minutes, resolved by itself.")
+        healed |= incident
+    return {"healed": healed, "watching": incidents - healed}
+
+
+@register
+class TransientWatch(AutoPatch):
+    """Watch a transient concurrency error instead of fixing anything; it heals when it stops recurring."""
+
+    code = "transient_watch"
+    title = "Watch a transient error"
+    error_classes = TRANSIENT_CLASSES
+    guardrails = ("GR-SER-001", "GR-SER-002", "GR-SER-003", "GR-LCK-001", "GR-LCK-002", "GR-LCK-003", "GR-LCK-004")
+    params = {
+        "incident_id": {"pattern": r"\d{1,10}", "required": False,
+                        "description": "The incident to watch (filled in by the runner from the attempt)."},
+        "window_minutes": {"pattern": r"[1-9]\d{0,3}", "required": False,
+                           "description": "Quiet minutes before it counts as resolved."},
+    }
+    scope_models = ("self_healing.incident",)
+    risk = "low"
+
+    def _incident(self, env, params):
+        if not params.get("incident_id"):
+            return env["self_healing.incident"]
+        return env["self_healing.incident"].browse(int(params["incident_id"])).exists()
+
+    def applicable(self, env, params):
+        incident = self._incident(env, params)
+        if not incident:
+            return False, f"no incident to watch (incident_id={params.get('incident_id')!r})"
+        text = " ".join(filter(None, [incident.exception_type, incident.message_template, incident.name]))
+        if incident.error_class not in TRANSIENT_CLASSES and not TRANSIENT_TEXT_RE.search(text):
+            return False, f"incident {incident.id} is {incident.error_class}, not a concurrency error"
+        if incident.transient:
+            return False, f"incident {incident.id} is already watched as transient"
+        return True, f"incident {incident.id} is a {incident.error_class} concurrency error"
+
+    def _window(self, env, params):
+        return int(params.get("window_minutes") or default_window(env))
+
+    def plan(self, env, params):
+        incident = self._incident(env, params)
+        if not incident:
+            return "Nothing to do: no incident to watch."
+        return (
+            f"No business data is written. Incident #{incident.id} {incident.name!r} is marked transient;"
+            f" it is healed once it does not recur for {self._window(env, params)} minutes"
+            f" (last seen {incident.last_seen})."
+        )
+
+    def apply(self, ctx):
+        ctx.write(self._incident(ctx.env, ctx.params), {"transient": True})
+
+    def validate(self, ctx):
+        incident = self._incident(ctx.env, ctx.params)
+        if not incident.transient:
+            return False, "the incident is not marked transient"
+        window = timedelta(minutes=self._window(ctx.env, ctx.params))
+        return True, f"watching: resolves itself if quiet until {incident.last_seen + window} or later"

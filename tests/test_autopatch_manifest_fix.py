@@ -1,0 +1,73 @@
+import ast
+
+from odoo.exceptions import UserError
+from odoo.modules import module as odoo_module
+from odoo.tests import tagged
+
+from ..autopatches import runner
+from . import autopatch_faults as faults
+from .common import SelfHealingCase
+
+MODULE = "self_healing_chaos_addon"
+BROKEN = '''# A customer's addon: keep this comment.
+{
+    "name": "Chaos Addon",  # the name, with a comma
+    "version": "17.0.2.1.0",
+    "depends": ["base"],
+    "data": [],
+}
+'''
+
+
+@tagged("post_install", "-at_install")
+class TestManifestFix(SelfHealingCase):
+    def read(self, path):
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    def test_license_and_version_fixed_as_text_and_restored_byte_for_byte(self):
+        with faults.throwaway_addon(MODULE, BROKEN) as module_dir:
+            path = f"{module_dir}/__manifest__.py"
+            with self.assertRaisesRegex(ValueError, "invalid manifest"):
+                odoo_module.load_manifest(MODULE, module_dir)
+            plan = runner.preview(self.env, "manifest_fix", {"module": MODULE})
+            self.assertEqual(self.read(path), BROKEN.encode(), "planning must not touch the file")
+            self.assertIn('+    "version": "18.0.2.1.0",', plan)
+
+            attempt = faults.make_attempt(self.env, "manifest_fix", {"module": MODULE})
+            result = runner.run_attempt(attempt)
+            self.assertTrue(result.ok, attempt.outcome)
+            fixed = self.read(path).decode()
+            self.assertEqual(
+                fixed,
+                BROKEN.replace("17.0.2.1.0", "18.0.2.1.0").replace('"data": [],', '"data": [],\n    "license": "LGPL-3",'),
+            )
+            self.assertEqual(ast.literal_eval(fixed)["license"], "LGPL-3")
+            self.assertEqual(odoo_module.load_manifest(MODULE, module_dir)["version"], "18.0.2.1.0")
+            backup = attempt.backup_ids
+            self.assertEqual((backup.kind, backup.operation), ("file", "file"))
+
+            attempt.with_user(self.sh_manager).action_rollback()
+            self.assertEqual(self.read(path), BROKEN.encode())
+
+    def test_missing_license_only(self):
+        text = "{'name': 'Chaos', 'version': '1.0', 'depends': ['base']}\n"
+        with faults.throwaway_addon(MODULE, text) as module_dir:
+            with self.assertLogs("odoo.modules.module", "WARNING") as logs:
+                odoo_module.load_manifest(MODULE, module_dir)
+            self.assertIn("Missing `license` key", logs.output[0])
+            attempt = faults.make_attempt(self.env, "manifest_fix", {"module": MODULE})
+            self.assertTrue(runner.run_attempt(attempt).ok, attempt.outcome)
+            with open(f"{module_dir}/__manifest__.py", encoding="utf-8") as handle:
+                self.assertEqual(handle.read(), "{'name': 'Chaos', 'version': '1.0', 'depends': ['base'], 'license': 'LGPL-3'}\n")
+            with open(f"{module_dir}/__manifest__.py", "a", encoding="utf-8") as handle:
+                handle.write("# edited by a developer since\n")
+            with self.assertRaisesRegex(UserError, "changed since"):
+                attempt.with_user(self.sh_manager).action_rollback()
+
+    def test_odoo_own_manifests_are_refused(self):
+        ok, reason = runner.check(self.env, "manifest_fix", {"module": "base"})
+        self.assertFalse(ok)
+        self.assertIn("part of Odoo itself", reason)
+        ok, reason = runner.check(self.env, "manifest_fix", {"module": "mail"})
+        self.assertIn("part of Odoo itself", reason)
