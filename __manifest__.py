@@ -24,16 +24,21 @@
         "views/res_config_settings_views.xml",
         "views/dashboard_views.xml",
         "views/menus.xml",
+        "data/ir_cron.xml",
+        "views/capture_stat_views.xml",
+        "wizards/report_problem_views.xml",
     ],
     "demo": ["demo/self_healing_demo.xml"],
     "assets": {
         "web.assets_backend": [
             "self_healing/static/src/dashboard/**/*",
+            "self_healing/static/src/report_problem/**/*",
         ],
         "web.assets_tests": [
             "self_healing/static/tests/tours/**/*",
         ],
     },
+    "post_load": "post_load",
     "application": True,
     "installable": True,
 }

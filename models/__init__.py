@@ -6,3 +6,11 @@ from . import fix_attempt
 from . import backup
 from . import dashboard
 from . import res_config_settings
+from . import signal
+from . import detection_grouping
+from . import detection_retention
+from . import capture_stat
+from . import ir_cron
+from . import mail_mail
+from . import ir_logging_scan
+from . import res_config_settings_capture

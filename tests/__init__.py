@@ -17,3 +17,7 @@ from . import test_dashboard
 from . import test_guardrail_library
 from . import test_install
 from . import test_lifecycle
+from . import test_detection_capture
+from . import test_detection_cron
+from . import test_detection_grouping
+from . import test_detection_live

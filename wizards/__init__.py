@@ -1,1 +1,2 @@
 from . import fix_approval
+from . import report_problem

@@ -1,0 +1,220 @@
+"""Where the capture handler's flusher thread delivers signals: the staging table of their database.
+
+Each call gets the signals of one database. The sink opens a connection of
+its own (never a request's cursor, which may roll back), limits the
+statement time, writes the batch with one INSERT, wakes the processing cron
+and, now and then, records the process's capture counters in that database.
+A database without the addon (or after its uninstallation) is recognised
+once, remembered for a while, and its signals are counted and skipped.
+"""
+
+import os
+import socket
+import threading
+import time
+from datetime import datetime, timezone
+
+import psycopg2
+import psycopg2.errors
+from psycopg2 import sql
+
+from odoo import sql_db
+
+from . import settings as detection_settings
+from . import staging
+from .cache import settings_cache
+from .sources import CRON_LOGGER
+
+PROCESSING_CRON_XMLID = ("self_healing", "ir_cron_process_signals")
+STATS_TABLE = "self_healing_capture_stat"
+STAT_COLUMNS = (
+    "captured", "dropped", "flushed", "sink_errors", "sink_lost", "ignored", "emit_errors", "queue_size",
+    "staged", "no_database", "not_installed", "slow_forwarded",
+)
+STATEMENT_TIMEOUT_MS = 5000
+RECHECK_SECONDS = 60.0
+TRIGGER_INTERVAL = 1.0
+STATS_INTERVAL = 30.0
+
+
+class _DatabaseState:
+    __slots__ = ("installed", "cron_id", "checked_at", "triggered_at", "stats_at")
+
+    def __init__(self, installed, cron_id, checked_at):
+        self.installed = installed
+        self.cron_id = cron_id
+        self.checked_at = checked_at
+        self.triggered_at = 0.0
+        self.stats_at = 0.0
+
+
+class StagingSink:
+    """``sink(dbname, signal_dicts)`` for engine.capture.BufferedCaptureHandler.
+
+    ``stats_provider`` returns the counters written to the stats table (the
+    installer gives the handler's, the sink's and the forwarder's together).
+    """
+
+    def __init__(self, stats_provider=None, recheck_seconds=RECHECK_SECONDS,
+                 trigger_interval=TRIGGER_INTERVAL, stats_interval=STATS_INTERVAL):
+        self.stats_provider = stats_provider
+        self.recheck_seconds = recheck_seconds
+        self.trigger_interval = trigger_interval
+        self.stats_interval = stats_interval
+        self.started_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        self.host = socket.gethostname()[:128]
+        self._databases = {}
+        self._lock = threading.Lock()
+        self._counts = {"staged": 0, "no_database": 0, "not_installed": 0, "triggers": 0}
+
+    # --- counters -------------------------------------------------------------
+
+    def _count(self, name, amount=1):
+        with self._lock:
+            self._counts[name] += amount
+
+    def stats(self):
+        with self._lock:
+            return dict(self._counts)
+
+    def forget(self, dbname=None):
+        """Drop what is remembered about ``dbname`` (every database when None)."""
+        with self._lock:
+            if dbname is None:
+                self._databases.clear()
+            else:
+                self._databases.pop(dbname, None)
+
+    def after_fork(self):
+        # A forked worker is a new process: its own counters, its own stats row.
+        with self._lock:
+            self._counts = dict.fromkeys(self._counts, 0)
+            self._databases.clear()
+        self.started_at = datetime.now(timezone.utc).replace(tzinfo=None)
+
+    # --- delivery -------------------------------------------------------------
+
+    def __call__(self, dbname, signals):
+        if not signals:
+            return
+        if not dbname:
+            self._count("no_database", len(signals))
+            return
+        now = time.monotonic()
+        state = self._databases.get(dbname)
+        if state is not None and not state.installed and now - state.checked_at < self.recheck_seconds:
+            self._count("not_installed", len(signals))
+            return
+        notify = False
+        try:
+            with sql_db.db_connect(dbname).cursor() as cr:
+                cr.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}", log_exceptions=False)
+                if state is None or now - state.checked_at >= self.recheck_seconds:
+                    state = self._inspect(cr, dbname, now)
+                if not state.installed:
+                    self._count("not_installed", len(signals))
+                    return
+                self._insert(cr, signals)
+                if not all(self._is_processing_failure(signal, state.cron_id) for signal in signals):
+                    notify = self._trigger(cr, state, now)
+                self._write_stats(cr, state, now, pending=len(signals))
+        except psycopg2.errors.UndefinedTable:
+            # Uninstalled since the last check: remember it and count the batch as skipped.
+            self._databases[dbname] = _DatabaseState(False, None, time.monotonic())
+            self._count("not_installed", len(signals))
+            return
+        self._count("staged", len(signals))
+        if notify:
+            self._notify_cron_workers(dbname)
+
+    def _inspect(self, cr, dbname, now):
+        cr.execute(
+            "SELECT to_regclass(%s) IS NOT NULL, to_regclass('ir_model_data') IS NOT NULL",
+            [staging.TABLE], log_exceptions=False,
+        )
+        has_table, is_odoo = cr.fetchone()
+        cron_id = None
+        if has_table and is_odoo:
+            # An inactive cron ignores triggers: none are written then.
+            cr.execute(
+                "SELECT cron.id FROM ir_model_data data JOIN ir_cron cron ON cron.id = data.res_id "
+                "WHERE data.module = %s AND data.name = %s AND data.model = 'ir.cron' AND cron.active",
+                list(PROCESSING_CRON_XMLID), log_exceptions=False,
+            )
+            row = cr.fetchone()
+            cron_id = row[0] if row else None
+            settings_cache.update(dbname, detection_settings.read(cr))
+        state = _DatabaseState(bool(has_table and is_odoo), cron_id, now)
+        self._databases[dbname] = state
+        return state
+
+    def _insert(self, cr, signals):
+        query, params = staging.insert_statement(signals)
+        try:
+            cr.execute("SAVEPOINT self_healing_stage", log_exceptions=False)
+            cr.execute(query, params, log_exceptions=False)
+        except (UnicodeEncodeError, psycopg2.DataError):
+            # One text PostgreSQL refused: retry the batch with every text made strictly valid.
+            cr.execute("ROLLBACK TO SAVEPOINT self_healing_stage", log_exceptions=False)
+            query, params = staging.insert_statement(signals, clean=staging.strict_text)
+            cr.execute(query, params, log_exceptions=False)
+
+    @staticmethod
+    def _is_processing_failure(signal, cron_id):
+        """The processing cron's own failure: triggering it again would only fail again, at once."""
+        return (
+            cron_id is not None
+            and signal.get("logger") == CRON_LOGGER
+            and f"({cron_id}) server action #" in (signal.get("message") or "")
+        )
+
+    def _trigger(self, cr, state, now):
+        """Ask for the processing cron to run now, at most once per ``trigger_interval``."""
+        if state.cron_id is None or now - state.triggered_at < self.trigger_interval:
+            return False
+        # now() is this transaction's start, later than the start of a cron run
+        # already in progress, so that run's clean-up of past triggers keeps it.
+        cr.execute(
+            "INSERT INTO ir_cron_trigger (cron_id, call_at, create_date, write_date) "
+            "VALUES (%s, now() at time zone 'UTC', now() at time zone 'UTC', now() at time zone 'UTC')",
+            [state.cron_id], log_exceptions=False,
+        )
+        state.triggered_at = now
+        self._count("triggers")
+        return True
+
+    def _notify_cron_workers(self, dbname):
+        # Cron workers LISTEN on the postgres database, as ir.cron._notifydb does.
+        function = os.getenv("ODOO_NOTIFY_FUNCTION", "pg_notify")
+        try:
+            with sql_db.db_connect("postgres").cursor() as cr:
+                cr.execute(
+                    sql.SQL("SELECT {}('cron_trigger', %s)").format(sql.Identifier(function)),
+                    [dbname], log_exceptions=False,
+                )
+        except Exception:  # the trigger row is there; the next poll finds it
+            pass
+
+    def _write_stats(self, cr, state, now, pending=0):
+        if self.stats_provider is None or now - state.stats_at < self.stats_interval:
+            return
+        state.stats_at = now
+        self.write_stats(cr, pending=pending)
+
+    def write_stats(self, cr, pending=0):
+        """Record this process's counters in the database of ``cr`` (an upsert on host and pid)."""
+        counters = dict.fromkeys(STAT_COLUMNS, 0)
+        counters.update({key: value for key, value in (self.stats_provider() or {}).items() if key in counters})
+        # The batch being written now counts as staged already.
+        counters["staged"] += pending
+        columns = ("host", "pid", "started_at", "updated_at", *STAT_COLUMNS)
+        values = [self.host, os.getpid(), self.started_at, datetime.now(timezone.utc).replace(tzinfo=None),
+                  *(counters[name] for name in STAT_COLUMNS)]
+        updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns[2:])
+        cr.execute(
+            f"INSERT INTO {STATS_TABLE} ({', '.join(columns)}, create_date, write_date) "
+            f"VALUES ({', '.join(['%s'] * len(columns))}, now() at time zone 'UTC', now() at time zone 'UTC') "
+            f"ON CONFLICT (host, pid) DO UPDATE SET {updates}, write_date = EXCLUDED.write_date",
+            values, log_exceptions=False,
+        )
+

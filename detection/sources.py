@@ -1,0 +1,104 @@
+"""What a captured log record really is: a request line, a cron outcome, or a plain error.
+
+The live handler gives every record the source ``log``. Some records are
+better told apart: werkzeug request lines and "Job ... done in" lines are
+performance signals, "Job ... failed" lines belong to a scheduled action, and
+a few lines repeat what a dedicated detector (the mail and cron hooks)
+already reports with more context. Pure functions, no Odoo.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from ..engine import access_log
+
+CRON_LOGGER = "odoo.addons.base.models.ir_cron"
+MAIL_LOGGER = "odoo.addons.mail.models.mail_mail"
+ACCESS_LOGGER = "werkzeug"
+# The exact format strings ir.cron uses, compared by identity of text on the hot path.
+CRON_DONE_FORMAT = "Job %r (%s) done in %.3fs"
+
+_CRON_DONE = re.compile(r"Job (?P<name>.+) \((?P<id>\d+)\) done in (?P<seconds>\d+(?:\.\d+)?)s\Z", re.S)
+_CRON_FAILED = re.compile(
+    r"Job (?P<name>.+?) \((?P<id>\d+)\) (?:server action #(?P<action>\d+) failed|timed out)", re.S
+)
+_PATH_SEGMENT_WITH_DIGIT = re.compile(r"(?<=/)[^/]*\d[^/]*")
+
+
+@dataclass
+class Refinement:
+    """How ingestion should treat a signal beyond its fingerprint.
+
+    ``reported_by`` names the detector that already reports this record (the
+    record is then skipped, so one fault is counted once); ``facts`` are added
+    to the signal's extra.
+    """
+
+    source: str
+    group_key: str | None = None
+    title: str | None = None
+    facts: dict = field(default_factory=dict)
+    reported_by: str | None = None
+    slow_request: object = None
+    cron_seconds: float | None = None
+
+
+def unquote(name):
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in "'\"":
+        return name[1:-1]
+    return name
+
+
+def masked_path(path):
+    """A URL path with every segment holding a digit masked, so one route groups as one."""
+    return _PATH_SEGMENT_WITH_DIGIT.sub("<id>", path or "")
+
+
+def refine(source, logger, message):
+    """A Refinement for a signal of ``source`` logged by ``logger`` with ``message``."""
+    if source != "log":
+        return Refinement(source)
+    message = message or ""
+    if logger == ACCESS_LOGGER:
+        entry = access_log.parse_access_line(message)
+        if entry is not None:
+            route = f"{entry.method or ''} {masked_path(entry.path)}".strip()
+            facts = {key: value for key, value in (
+                ("method", entry.method), ("path", entry.path), ("status", entry.status),
+                ("query_count", entry.query_count), ("sql_time", entry.sql_time),
+                ("python_time", entry.python_time), ("duration", entry.total_time),
+            ) if value is not None}
+            return Refinement("performance", group_key=f"request {route}", title=f"Slow request: {route}",
+                              facts=facts, slow_request=entry)
+    elif logger == CRON_LOGGER:
+        done = _CRON_DONE.match(message)
+        if done:
+            name = unquote(done.group("name"))
+            seconds = float(done.group("seconds"))
+            return Refinement(
+                "performance", group_key=f"cron {name}", title=f"Slow scheduled action: {name}",
+                facts={"cron_id": int(done.group("id")), "cron_name": name, "duration": seconds},
+                cron_seconds=seconds,
+            )
+        failed = _CRON_FAILED.match(message)
+        if failed:
+            facts = {"cron_id": int(failed.group("id")), "cron_name": unquote(failed.group("name"))}
+            if failed.group("action"):
+                facts["server_action_id"] = int(failed.group("action"))
+            return Refinement("cron", facts=facts)
+        if "has been deactivated after failing" in message:
+            return Refinement("cron", reported_by="ir.cron._notify_admin")
+    elif logger == MAIL_LOGGER and message.startswith("failed sending mail"):
+        return Refinement("mail", reported_by="mail.mail._postprocess_sent_message")
+    return Refinement(source)
+
+
+def is_slow(refinement, settings):
+    """For performance refinements: does the signal cross this database's limits?"""
+    if refinement.slow_request is not None:
+        return access_log.is_slow(
+            refinement.slow_request, settings.slow_request_seconds, settings.slow_request_queries
+        )
+    if refinement.cron_seconds is not None:
+        return settings.slow_cron_seconds is not None and refinement.cron_seconds > settings.slow_cron_seconds
+    return True
