@@ -14,6 +14,7 @@
         "security/self_healing_rules.xml",
         "data/mail_subtypes.xml",
         "data/guardrail_library.xml",
+        "data/ir_cron_healing.xml",
         "wizards/fix_approval_views.xml",
         "views/incident_views.xml",
         "views/occurrence_views.xml",
@@ -27,6 +28,9 @@
         "data/ir_cron.xml",
         "views/capture_stat_views.xml",
         "wizards/report_problem_views.xml",
+        "data/ir_cron_knowledge.xml",
+        "wizards/knowledge_import_views.xml",
+        "wizards/record_fix_views.xml",
     ],
     "demo": ["demo/self_healing_demo.xml"],
     "assets": {

@@ -20,15 +20,13 @@ INCIDENT_TRANSITIONS = {
     "matched": {"awaiting_approval", "fixing", "escalated", "ignored", "healed"},
     "awaiting_approval": {"fixing", "escalated", "ignored", "matched", "healed"},
     "fixing": {"healed", "failed"},
-    # A healed incident that recurs is a regression: it goes back to "new".
+    # A healed incident that recurs is a regression: it goes back to "new". An ignored one only
+    # counts its new occurrences; a human may reopen it.
     "healed": {"new", "failed"},
     "failed": {"new", "matched", "awaiting_approval", "fixing", "escalated", "ignored"},
     "escalated": {"new", "matched", "awaiting_approval", "fixing", "healed", "ignored"},
     "ignored": {"new"},
 }
-
-# Incidents in these states are finished; a new occurrence of the fault reopens them.
-CLOSED_INCIDENT_STATES = {"healed", "ignored"}
 
 ATTEMPT_STATES = [
     ("proposed", "Proposed"),

@@ -2,6 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine import error_classes
+from .embedding_mixin import BATCH_SIZE
 
 SOURCES = [
     ("forum", "Forum Thread"),
@@ -10,6 +11,8 @@ SOURCES = [
     ("import", "Imported"),
     ("website_forum", "Website Forum"),
 ]
+# The fields an entry is found by: changing one of them re-embeds the entry.
+EMBEDDED_FIELDS = {"name", "problem"}
 
 
 class SelfHealingKnowledgeEntry(models.Model):
@@ -17,10 +20,13 @@ class SelfHealingKnowledgeEntry(models.Model):
 
     _name = "self_healing.knowledge.entry"
     _description = "Self-Healing Knowledge Entry"
+    _inherit = ["self_healing.embedding.mixin"]
     _order = "write_date desc, id desc"
 
     name = fields.Char(string="Title", required=True)
-    key = fields.Char(index=True, help="Stable key of the source (URL or external id); imports are idempotent by it.")
+    key = fields.Char(
+        index=True, copy=False,
+        help="Stable key of the source (URL or external id); imports are idempotent by it.")
     problem = fields.Text(required=True)
     solution = fields.Text()
     url = fields.Char(string="URL")
@@ -32,12 +38,6 @@ class SelfHealingKnowledgeEntry(models.Model):
     incident_id = fields.Many2one(
         "self_healing.incident", ondelete="set null", index="btree_not_null",
         help="The incident whose human fix this entry records.",
-    )
-    embedding_model = fields.Char(readonly=True, copy=False, help="Provider/model of the stored vector.")
-    embedding_dimension = fields.Integer(readonly=True, copy=False)
-    embedding_state = fields.Selection(
-        [("todo", "To Embed"), ("done", "Embedded"), ("failed", "Failed")],
-        default="todo", required=True, readonly=True, copy=False, index=True,
     )
     active = fields.Boolean(default=True)
 
@@ -56,9 +56,60 @@ class SelfHealingKnowledgeEntry(models.Model):
         for vals in vals_list:
             if not vals.get("key") and vals.get("url"):
                 vals["key"] = vals["url"]
-        return super().create(vals_list)
+        entries = super().create(vals_list)
+        self._trigger_embedding()
+        return entries
 
     def write(self, vals):
-        if {"name", "problem", "solution"} & set(vals):
+        if EMBEDDED_FIELDS & set(vals):
             vals = dict(vals, embedding_state="todo")
-        return super().write(vals)
+        result = super().write(vals)
+        if vals.get("embedding_state") == "todo":
+            self._trigger_embedding()
+        return result
+
+    def _embedding_text(self):
+        self.ensure_one()
+        return f"{self.name or ''}\n{self.problem or ''}"
+
+    @api.model
+    def _embedding_base_domain(self):
+        return super()._embedding_base_domain() + [("active", "=", True)]
+
+    def action_reembed(self):
+        """Queue the selected entries for a new vector (after a failure, say)."""
+        self.write({"embedding_state": "todo", "embedding_error": False})
+
+    # ------------------------------------------------------------------
+    # The embedding job (data/ir_cron_knowledge.xml)
+
+    @api.model
+    def _cron_embed(self, batch_size=BATCH_SIZE):
+        """One batch of the embedding queue: guardrail texts first, then knowledge entries.
+
+        Vectors made with another provider (the settings changed) go back in
+        the queue here, so the job re-embeds everything in the background;
+        the job runner calls again while work remains.
+        """
+        vectors = self.env["self_healing.guardrail.vector"]
+        vectors._sync_from_guardrails()
+        queues = (vectors, self)
+        for queue in queues:
+            queue._embedding_requeue()
+        done = 0
+        for queue in queues:
+            if done < batch_size:
+                done += queue._embed_pending(batch_size - done)
+        remaining = sum(queue._embedding_todo_count() for queue in queues)
+        self._report_cron_progress(done, remaining)
+        return {"done": done, "remaining": remaining}
+
+    @api.model
+    def _report_cron_progress(self, done, remaining):
+        if not self.env.context.get("cron_id"):
+            return  # called by hand or by a test: no job to report to
+        cron = self.env["ir.cron"]
+        if hasattr(cron, "_commit_progress"):  # 19.0
+            cron._commit_progress(done, remaining=remaining)
+        else:
+            cron._notify_progress(done=done, remaining=remaining)

@@ -70,3 +70,17 @@ class ResConfigSettings(models.TransientModel):
     self_healing_openai_embedding_key = fields.Char(
         string="OpenAI embeddings API key", config_parameter=PARAM % "openai_embedding_key"
     )
+
+    self_healing_breaker_open = fields.Boolean(
+        string="Circuit breaker open", compute="_compute_self_healing_breaker_open",
+        help="Automatic fixes are paused after consecutive failures.",
+    )
+
+    def _compute_self_healing_breaker_open(self):
+        Policy = self.env["self_healing.policy"]
+        is_open = Policy._consecutive_failures() >= Policy._settings().breaker_failures
+        for settings in self:
+            settings.self_healing_breaker_open = is_open
+
+    def action_self_healing_reset_breaker(self):
+        self.env["self_healing.policy"].action_reset_breaker()

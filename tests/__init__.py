@@ -15,9 +15,15 @@ from . import test_autopatch_view_deactivate
 from . import test_constraints
 from . import test_dashboard
 from . import test_guardrail_library
+from . import test_healing_pipeline
 from . import test_install
 from . import test_lifecycle
+from . import test_knowledge_embedding
+from . import test_matcher
 from . import test_detection_capture
 from . import test_detection_cron
 from . import test_detection_grouping
 from . import test_detection_live
+from . import test_knowledge_import
+from . import test_knowledge_record_fix
+from . import test_knowledge_forum

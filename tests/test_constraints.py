@@ -62,7 +62,7 @@ class TestConstraints(SelfHealingCase):
         )
         self.assertRejected("self_healing.knowledge.entry", {"name": "k3", "problem": "p", "url": "ftp://x"})
         entry.embedding_state = "done"
-        entry.write({"solution": "new text"})
+        entry.write({"problem": "new text"})
         self.assertEqual(entry.embedding_state, "todo", "an edited entry is embedded again")
 
     def test_fix_attempt_and_backup(self):

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import cmd_bench, cmd_classify, cmd_demo, cmd_readme, cmd_test
+from . import cmd_bench, cmd_classify, cmd_demo, cmd_import, cmd_readme, cmd_test
 from .errors import UsageError
 
 COMMANDS = {
@@ -11,6 +11,7 @@ COMMANDS = {
     "test": (cmd_test, "run the engine and Odoo tests in a fresh database"),
     "classify": (cmd_classify, "classify JSON Lines of error texts from stdin (no database needed)"),
     "readme": (cmd_readme, "render readme/*.md fragments into README.rst"),
+    "import-knowledge": (cmd_import, "import solved cases (JSON Lines or CSV) into a database's knowledge base"),
     "bench": (cmd_bench, "run the benchmarks and print their figures (--json for one JSON object)"),
 }
 

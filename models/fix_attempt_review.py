@@ -1,0 +1,39 @@
+from odoo import _, models
+
+from ..autopatches import runner
+from ..autopatches.errors import AttemptBusy, NotRunnable
+
+
+class SelfHealingFixAttemptReview(models.Model):
+    """A fix the policy would not run alone waits here for an approver; approving runs it."""
+
+    _name = "self_healing.fix.attempt"
+    _inherit = ["self_healing.fix.attempt", "self_healing.approval.mixin"]
+
+    def _approve(self, note=None):
+        super()._approve(note)
+        self._close_reviews(True, note)
+        self._run_approved()
+
+    def _reject(self, note=None):
+        super()._reject(note)
+        self._close_reviews(False, note)
+        for attempt in self:
+            incident = attempt.incident_id
+            if incident.state == "awaiting_approval":
+                incident._set_state("escalated", _("Fix rejected by %(user)s: %(note)s",
+                                                   user=self.env.user.name, note=note or ""))
+
+    def _run_approved(self):
+        """Run the approved fixes of incidents waiting for them, and move each incident on."""
+        for attempt in self.filtered(lambda record: record.autopatch_code):
+            incident = attempt.incident_id
+            if incident.state != "awaiting_approval":
+                continue
+            incident._set_state("fixing", _("Approved by %s: fixing.", self.env.user.name))
+            try:
+                result = runner.run_attempt(attempt)
+            except (AttemptBusy, NotRunnable) as exc:
+                incident._set_state("failed", _("The approved fix could not run: %s", exc))
+                continue
+            incident._after_fix(attempt, result)

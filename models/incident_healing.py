@@ -1,0 +1,275 @@
+"""The healing loop for one incident: match -> diagnose -> decide -> fix or ask -> learn.
+
+Thin orchestration: matching lives in self_healing.matcher (engine/matching.py),
+the confidence and the policy in engine/confidence.py and engine/policy.py, the
+fixes in autopatches/. Each incident is handled under a row lock, so two cron
+workers never work on one incident, and one fix at a time per incident.
+"""
+
+import logging
+import threading
+
+import psycopg2.errors
+
+from odoo import _, api, fields, models, release
+
+from .. import autopatches
+from ..autopatches import runner
+from ..autopatches.errors import AutoPatchError
+from ..engine import confidence as confidence_engine
+from ..engine import llm as llm_engine
+from ..engine import policy as policy_engine
+
+_logger = logging.getLogger(__name__)
+
+HEAL_BATCH = 20
+IN_FLIGHT_ATTEMPT_STATES = ("proposed", "approved", "applied")
+LLM_MATCH_CEILING = 0.75  # an LLM's pick alone never reaches the automatic bands
+# Prior success rate of a shipped auto-patch never tried here: each one proves the fault is gone in
+# validate() and rolls back otherwise, so it starts above the engine's generic 0.75 (still a weak prior:
+# it weighs as two attempts under the Wilson bound).
+SHIPPED_PATCH_PRIOR = 0.9
+
+
+class SelfHealingIncidentHealing(models.Model):
+    _inherit = "self_healing.incident"
+
+    to_process = fields.Boolean(index=True, copy=False, readonly=True,
+                                help="New signals arrived: the healing loop will look at this incident.")
+    decision = fields.Json(readonly=True, copy=False, help="The last policy decision and its reasons.")
+
+    # ------------------------------------------------------------------ entry points
+
+    def _on_new_signals(self):
+        result = super()._on_new_signals()
+        self.write({"to_process": True})
+        # Pushed, not polled: the cron runs as soon as this transaction commits.
+        self.env.ref("self_healing.ir_cron_heal_incidents").sudo()._trigger()
+        return result
+
+    @api.model
+    def _cron_heal(self, batch=HEAL_BATCH):
+        incidents = self.search([("to_process", "=", True)], order="last_seen", limit=batch)
+        remaining = self.search_count([("to_process", "=", True)]) - len(incidents)
+        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        for incident in incidents:
+            try:
+                with self.env.cr.savepoint():
+                    incident._heal()
+            except Exception:  # noqa: BLE001 - one incident must not block the others
+                _logger.exception("healing incident %s failed", incident.id)
+                incident.to_process = False
+            if auto_commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit  # one incident, one transaction
+        self.env["ir.cron"]._notify_progress(done=len(incidents), remaining=max(remaining, 0))
+        if remaining > 0:
+            self.env.ref("self_healing.ir_cron_heal_incidents").sudo()._trigger()
+
+    def _lock_for_healing(self):
+        """Lock this incident row; False when another worker holds it."""
+        self.env.flush_all()
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    "SELECT id FROM self_healing_incident WHERE id = %s FOR UPDATE NOWAIT", [self.id])
+        except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
+            return False
+        self.invalidate_recordset()
+        return True
+
+    # ------------------------------------------------------------------ the loop
+
+    def _heal(self):
+        """One pass of the loop. Returns a short word for what happened (tests and logs read it)."""
+        self.ensure_one()
+        if not self._lock_for_healing():
+            return "busy"
+        self.to_process = False
+        if self.state in ("ignored", "fixing", "awaiting_approval"):
+            return "skipped"
+        if self.fix_attempt_ids.filtered(lambda attempt: attempt.state in IN_FLIGHT_ATTEMPT_STATES):
+            return "in_flight"
+        if self.transient and self.guardrail_id.autopatch_code == "transient_watch":
+            return "watching"
+        match = self.env["self_healing.matcher"].apply_match(self)[self.id]
+        code, params, source = self._choose_fix(match)
+        if not match.guardrail and not code:
+            return self._alert(_("No known fault matches this incident."), match)
+        breakdown = self._confidence(match)
+        patch_class, plan, applicable_reason = self._prepare_fix(code, params)
+        decision = self._decide(match, breakdown, patch_class, source)
+        self.write({"confidence": breakdown.total, "decision": decision.as_dict()})
+        if decision.action == policy_engine.ALERT or not patch_class:
+            reason = applicable_reason or "; ".join(decision.reasons)
+            return self._alert(reason, match, fix_steps=True)
+        attempt = self._create_attempt(match, breakdown, decision, code, params, plan, source)
+        if decision.dry_run:
+            runner.run_attempt(attempt, dry_run=True)
+            self.message_post(body=_("Dry run: the fix was planned, nothing was written.\n%s", plan))
+            return "dry_run"
+        if decision.automatic:
+            self._set_state("fixing", _("Fixing automatically: %s", "; ".join(decision.reasons)))
+            return self._run_fix(attempt, notify=decision.notify)
+        self._set_state("awaiting_approval")
+        attempt._request_review("\n".join(decision.reasons))
+        return "awaiting_approval"
+
+    def _choose_fix(self, match):
+        """``(autopatch code, params, source)``: the guardrail's patch, else an LLM's pick if configured."""
+        guardrail = match.guardrail
+        if guardrail and guardrail.autopatch_code:
+            return guardrail.autopatch_code, dict(match.params), "rules" if match.signal == "rules" else match.signal
+        diagnosis = self._diagnose_with_llm(match)
+        if diagnosis and diagnosis.actionable:
+            return diagnosis.autopatch, dict(diagnosis.params), "llm"
+        return None, {}, None
+
+    def _diagnose_with_llm(self, match):
+        get = self.env["ir.config_parameter"].sudo().get_param
+        provider = get("self_healing.llm_provider") or "none"
+        if provider == "none":
+            return None
+        menu = autopatches.base.describe_all()
+        candidates = [{
+            "guardrail": match.guardrail.code if match.guardrail else None,
+            "error_class": match.error_class,
+            "title": match.guardrail.name if match.guardrail else "",
+            "root_cause": match.guardrail.root_cause if match.guardrail else "",
+            "fix": match.guardrail.fix_steps if match.guardrail else "",
+            "score": match.match_score,
+            "autopatches": [menu[code] for code in sorted(menu)],
+        }]
+        diagnosis = llm_engine.diagnose(
+            provider, get("self_healing.llm_api_key"), get("self_healing.llm_model"),
+            {"exception_type": self.exception_type, "message_template": self.message_template,
+             "module": self.module, "odoo_version": release.version, "occurrences": self.occurrence_count,
+             "traceback": self.sample_traceback or ""},
+            candidates, base_url=get("self_healing.llm_base_url") or None,
+        )
+        self.message_post(body=_("LLM diagnosis (%(provider)s): %(text)s", provider=provider,
+                                 text=diagnosis.error or diagnosis.explanation or diagnosis.root_cause))
+        evidence = dict(self.match_evidence or {}, llm=diagnosis.as_dict())
+        self.match_evidence = evidence
+        return diagnosis
+
+    def _confidence(self, match):
+        guardrail = match.guardrail
+        versions = [v.strip() for v in (guardrail.odoo_versions or "").split(",") if v.strip()] if guardrail else []
+        modules = [m.strip() for m in (guardrail.scope_modules or "").split(",") if m.strip()] if guardrail else []
+        return confidence_engine.compute_confidence(confidence_engine.ConfidenceInputs(
+            match_score=match.match_score if guardrail else min(match.match_score, LLM_MATCH_CEILING),
+            kb_support_count=match.kb_support,
+            outcomes=guardrail._outcomes() if guardrail else [],
+            now=fields.Datetime.now(),
+            version_match=(release.serie in versions) if versions else None,
+            module_match=(self.module in modules) if modules and self.module else None,
+            prior_success_rate=SHIPPED_PATCH_PRIOR if guardrail and guardrail.autopatch_code else None,
+        ))
+
+    def _prepare_fix(self, code, params):
+        """``(patch class or None, plan text, reason it cannot run)``; nothing is written.
+
+        ``params`` is narrowed in place to what the patch declares."""
+        if not code:
+            return None, "", _("The matched guardrail has no auto-patch: follow its fix steps.")
+        try:
+            patch_class = autopatches.base.get(code)
+            # The rules capture more than a patch takes (ids, values): hand it only what it declares.
+            for name in [name for name in params if name not in patch_class.params]:
+                del params[name]
+            applicable, reason = runner.check(self.env, code, params, self)
+            if not applicable:
+                return None, "", reason
+            return patch_class, runner.preview(self.env, code, params, self), ""
+        except AutoPatchError as exc:
+            return None, "", str(exc)
+
+    def _decide(self, match, breakdown, patch_class, source):
+        Policy = self.env["self_healing.policy"]
+        settings = Policy._settings()
+        now = fields.Datetime.now()
+        scope_modules = [m for m in [self.module, *((match.guardrail.scope_modules or "").split(","))] if m]
+        decision = policy_engine.decide(
+            breakdown,
+            guardrail_is_critical=bool(match.guardrail.critical) or bool(patch_class and patch_class.critical),
+            touched_models=list(patch_class.scope_models) if patch_class else [],
+            touched_modules=[m.strip() for m in scope_modules],
+            settings=settings,
+            recent_auto_fix_times=Policy._recent_auto_fix_times(now),
+            consecutive_failures=Policy._consecutive_failures(),
+            now=now,
+            has_autopatch=bool(patch_class),
+        )
+        if source == "llm" and decision.automatic:
+            decision.action = policy_engine.PROPOSE
+            decision.needs_approval = True
+            decision.reasons.append(_("The fix was chosen by an LLM: a human approves it before it runs."))
+        if decision.breaker_open:
+            self._warn_managers_breaker()
+        return decision
+
+    def _create_attempt(self, match, breakdown, decision, code, params, plan, source):
+        return self.env["self_healing.fix.attempt"].sudo().create({
+            "incident_id": self.id,
+            "guardrail_id": match.guardrail.id or False,
+            "autopatch_code": code,
+            "params": params,
+            "mode": "auto" if decision.automatic else "manual",
+            "dry_run": decision.dry_run,
+            "confidence_before": breakdown.total,
+            "confidence_terms": dict(breakdown.as_dict(), source=source),
+            "decision_reasons": "\n".join(decision.reasons),
+            "plan_preview": plan,
+            "detected_at": self.first_seen if not self.regression_count else self.last_seen,
+            "odoo_version": release.version,
+            "module": self.module,
+        })
+
+    def _run_fix(self, attempt, notify=False):
+        """Run an attempt now and move the incident and its guardrail accordingly."""
+        try:
+            result = runner.run_attempt(attempt)
+        except AutoPatchError as exc:
+            self._set_state("failed", _("The fix could not run: %s", exc))
+            return "failed"
+        return self._after_fix(attempt, result, notify)
+
+    def _after_fix(self, attempt, result, notify=False):
+        guardrail = attempt.guardrail_id
+        if result.ok:
+            if guardrail:
+                guardrail._learn(True, attempt.applied_at)
+            attempt.confidence_after = self._confidence(self.env["self_healing.matcher"].match(self)).total \
+                if guardrail else attempt.confidence_before
+            self._set_state("healed", _("Healed by %(patch)s: %(outcome)s", patch=attempt.autopatch_code,
+                                        outcome=result.detail))
+            self.message_post(body=_("Healed automatically by %s.", attempt.autopatch_code),
+                              subtype_xmlid="self_healing.mt_incident_healed",
+                              partner_ids=self._manager_partners().ids if notify else [])
+            return "healed"
+        if guardrail:
+            guardrail._learn(False, attempt.applied_at, reason=result.detail)
+        self._set_state("failed", _("The fix failed and was rolled back: %s", result.detail))
+        return "failed"
+
+    def _alert(self, reason, match, fix_steps=False):
+        """Tell a human; no fix is proposed."""
+        body = reason
+        if fix_steps and match.guardrail and match.guardrail.fix_steps:
+            body = _("%(reason)s\nSuggested steps (%(code)s):\n%(steps)s", reason=reason,
+                     code=match.guardrail.code, steps=match.guardrail.fix_steps)
+        if self.state != "escalated":
+            self._set_state("escalated", body)
+        else:
+            self.message_post(body=body)
+        return "alert"
+
+    def _manager_partners(self):
+        return self.env.ref("self_healing.group_self_healing_manager").users.filtered("active").partner_id
+
+    def _warn_managers_breaker(self):
+        self.message_post(
+            body=_("The circuit breaker is open: the autopilot is paused after repeated failed fixes. "
+                   "An administrator resets it in Settings once the cause is understood."),
+            partner_ids=self._manager_partners().ids,
+        )
