@@ -81,7 +81,9 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
     @api.model
     def _embedding_settings(self):
         get = self.env["ir.config_parameter"].sudo().get_param
-        return {name: get(key) or None for name, key in PROVIDER_PARAMS.items()}
+        # The settings form stores an empty number as "0": that means "the default" here.
+        return {name: None if get(key) in (None, False, "", "0", "False") else get(key)
+                for name, key in PROVIDER_PARAMS.items()}
 
     @api.model
     def _embedding_provider(self):

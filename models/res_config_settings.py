@@ -67,6 +67,18 @@ class ResConfigSettings(models.TransientModel):
         [("offline", "Offline (built in)"), ("openai", "OpenAI")],
         string="Embeddings", default="offline", config_parameter=PARAM % "embedding_provider",
     )
+    self_healing_embedding_model = fields.Char(
+        string="Embedding model", config_parameter=PARAM % "embedding_model",
+        help="OpenAI embedding model (default text-embedding-3-small).",
+    )
+    self_healing_embedding_base_url = fields.Char(
+        string="Embeddings base URL", config_parameter=PARAM % "embedding_base_url",
+        help="An OpenAI-compatible endpoint; empty for OpenAI itself.",
+    )
+    self_healing_embedding_dimensions = fields.Integer(
+        string="Embedding dimensions", config_parameter=PARAM % "embedding_dimensions",
+        help="Ask the model for shorter vectors (0: the model's own size).",
+    )
     self_healing_openai_embedding_key = fields.Char(
         string="OpenAI embeddings API key", config_parameter=PARAM % "openai_embedding_key"
     )
