@@ -101,6 +101,9 @@ class SelfHealingIncidentHealing(models.Model):
         self.write({"confidence": breakdown.total, "decision": decision.as_dict()})
         if decision.action == policy_engine.ALERT or not patch_class:
             reason = applicable_reason or "; ".join(decision.reasons)
+            if source == "llm" and patch_class:
+                reason = _("%(reason)s\nThe LLM suggests %(code)s %(params)s:\n%(plan)s",
+                           reason=reason, code=code, params=params, plan=plan)
             return self._alert(reason, match, fix_steps=True)
         attempt = self._create_attempt(match, breakdown, decision, code, params, plan, source)
         if decision.dry_run:
@@ -121,6 +124,8 @@ class SelfHealingIncidentHealing(models.Model):
             return guardrail.autopatch_code, dict(match.params), "rules" if match.signal == "rules" else match.signal
         diagnosis = self._diagnose_with_llm(match)
         if diagnosis and diagnosis.actionable:
+            # The model's own confidence, capped: its pick alone never reaches the automatic bands.
+            match.match_score = min(float(diagnosis.confidence or 0.0), LLM_MATCH_CEILING)
             return diagnosis.autopatch, dict(diagnosis.params), "llm"
         return None, {}, None
 
@@ -157,7 +162,7 @@ class SelfHealingIncidentHealing(models.Model):
         versions = [v.strip() for v in (guardrail.odoo_versions or "").split(",") if v.strip()] if guardrail else []
         modules = [m.strip() for m in (guardrail.scope_modules or "").split(",") if m.strip()] if guardrail else []
         return confidence_engine.compute_confidence(confidence_engine.ConfidenceInputs(
-            match_score=match.match_score if guardrail else min(match.match_score, LLM_MATCH_CEILING),
+            match_score=match.match_score,
             kb_support_count=match.kb_support,
             outcomes=guardrail._outcomes() if guardrail else [],
             now=fields.Datetime.now(),
