@@ -30,10 +30,13 @@ class SelfHealingFixAttemptReview(models.Model):
             incident = attempt.incident_id
             if incident.state != "awaiting_approval":
                 continue
-            incident._set_state("fixing", _("Approved by %s: fixing.", self.env.user.name))
+            if attempt.autopatch_code != "transient_watch":
+                incident._set_state("fixing", _("Approved by %s: fixing.", self.env.user.name))
             try:
                 result = runner.run_attempt(attempt)
             except (AttemptBusy, NotRunnable) as exc:
-                incident._set_state("failed", _("The approved fix could not run: %s", exc))
+                incident.message_post(body=_("The approved fix could not run: %s", exc))
+                if incident.state == "fixing":
+                    incident._set_state("failed")
                 continue
             incident._after_fix(attempt, result)

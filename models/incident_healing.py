@@ -14,7 +14,7 @@ import psycopg2.errors
 from odoo import _, api, fields, models, release
 
 from .. import autopatches
-from ..autopatches import runner
+from ..autopatches import runner, transient_watch
 from ..autopatches.errors import AutoPatchError
 from ..engine import confidence as confidence_engine
 from ..engine import llm as llm_engine
@@ -29,6 +29,10 @@ LLM_MATCH_CEILING = 0.75  # an LLM's pick alone never reaches the automatic band
 # validate() and rolls back otherwise, so it starts above the engine's generic 0.75 (still a weak prior:
 # it weighs as two attempts under the Wilson bound).
 SHIPPED_PATCH_PRIOR = 0.9
+# A watched concurrency fault is transient while it stays rare; this many occurrences inside its
+# quiet window means it keeps coming, and a human is told.
+TRANSIENT_ALERT_OCCURRENCES = 10
+WATCH_PATCH = "transient_watch"
 
 
 class SelfHealingIncidentHealing(models.Model):
@@ -61,9 +65,26 @@ class SelfHealingIncidentHealing(models.Model):
                 incident.to_process = False
             if auto_commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit  # one incident, one transaction
+        self._watch_transient_incidents()
         self.env["ir.cron"]._notify_progress(done=len(incidents), remaining=max(remaining, 0))
         if remaining > 0:
             self.env.ref("self_healing.ir_cron_heal_incidents").sudo()._trigger()
+
+    @api.model
+    def _watch_transient_incidents(self):
+        """Heal watched concurrency faults that went quiet; escalate those that keep coming."""
+        watching = self.env["self_healing.fix.attempt"]._resolve_transient_incidents()["watching"]
+        for incident in watching.filtered(lambda record: record.state != "escalated"):
+            window = transient_watch.watch_window(self.env, incident)
+            recent = self.env["self_healing.occurrence"].sudo().search_count([
+                ("incident_id", "=", incident.id),
+                ("occurred_at", ">=", fields.Datetime.now() - window),
+            ])
+            if recent >= TRANSIENT_ALERT_OCCURRENCES:
+                incident._set_state("escalated", _(
+                    "%(count)s occurrences in %(minutes)s minutes: this concurrency fault keeps coming and "
+                    "needs a look (long transactions, a cron overlapping with users?).",
+                    count=recent, minutes=int(window.total_seconds() // 60)))
 
     def _lock_for_healing(self):
         """Lock this incident row; False when another worker holds it."""
@@ -111,7 +132,8 @@ class SelfHealingIncidentHealing(models.Model):
             self.message_post(body=_("Dry run: the fix was planned, nothing was written.\n%s", plan))
             return "dry_run"
         if decision.automatic:
-            self._set_state("fixing", _("Fixing automatically: %s", "; ".join(decision.reasons)))
+            if code != WATCH_PATCH:  # watching writes no data: the incident stays open meanwhile
+                self._set_state("fixing", _("Fixing automatically: %s", "; ".join(decision.reasons)))
             return self._run_fix(attempt, notify=decision.notify)
         self._set_state("awaiting_approval")
         attempt._request_review("\n".join(decision.reasons))
@@ -235,12 +257,18 @@ class SelfHealingIncidentHealing(models.Model):
         try:
             result = runner.run_attempt(attempt)
         except AutoPatchError as exc:
-            self._set_state("failed", _("The fix could not run: %s", exc))
+            if self.state == "fixing":
+                self._set_state("failed", _("The fix could not run: %s", exc))
+            else:
+                self.message_post(body=_("The fix could not run: %s", exc))
             return "failed"
         return self._after_fix(attempt, result, notify)
 
     def _after_fix(self, attempt, result, notify=False):
         guardrail = attempt.guardrail_id
+        if result.ok and attempt.autopatch_code == WATCH_PATCH:
+            self.message_post(body=_("Transient fault, watched: %s", result.detail))
+            return "watching"
         if result.ok:
             if guardrail:
                 guardrail._learn(True, attempt.applied_at)

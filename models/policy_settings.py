@@ -1,8 +1,11 @@
+import logging
 from datetime import timedelta
 
 from odoo import api, fields, models
 
 from ..engine import policy
+
+_logger = logging.getLogger(__name__)
 
 PARAM = "self_healing.%s"
 BREAKER_RESET_PARAM = PARAM % "breaker_reset_at"
@@ -29,6 +32,15 @@ class SelfHealingPolicy(models.AbstractModel):
             except (TypeError, ValueError):
                 return default
 
+        try:
+            return self._build_settings(get, number, defaults)
+        except ValueError as exc:
+            # Parameters edited by hand past the settings form's checks: stay safe rather than stop.
+            _logger.warning("invalid Self-Healing policy settings (%s): using the defaults", exc)
+            return defaults
+
+    @api.model
+    def _build_settings(self, get, number, defaults):
         return policy.PolicySettings(
             auto_fix_threshold=number("threshold_auto", defaults.auto_fix_threshold),
             notify_threshold=number("threshold_notify", defaults.notify_threshold),

@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 PARAM = "self_healing.%s"
 
@@ -96,3 +97,11 @@ class ResConfigSettings(models.TransientModel):
 
     def action_self_healing_reset_breaker(self):
         self.env["self_healing.policy"].action_reset_breaker()
+
+    @api.constrains("self_healing_threshold_auto", "self_healing_threshold_notify", "self_healing_threshold_propose")
+    def _check_self_healing_thresholds(self):
+        for settings in self:
+            if not (0 <= settings.self_healing_threshold_propose <= settings.self_healing_threshold_notify
+                    <= settings.self_healing_threshold_auto <= 1):
+                raise ValidationError(_(
+                    "Confidence thresholds must satisfy 0 <= propose <= notify <= auto-fix <= 1."))

@@ -242,3 +242,31 @@ class TestHealingConcurrency(PipelineCase):
             cr.execute("DELETE FROM self_healing_incident WHERE id = %s", [incident_id])
             cr.execute("DELETE FROM ir_config_parameter WHERE key IN "
                        "('self_healing.autopilot', 'self_healing.threshold_propose')")
+
+
+@tagged("post_install", "-at_install")
+class TestTransientFaults(PipelineCase):
+    TEXT = ('psycopg2.errors.SerializationFailure: could not serialize access due to concurrent update\n'
+            'CONTEXT:  while updating tuple (12,4) in relation "stock_quant"')
+
+    def watched(self):
+        set_params(self.env, autopilot="auto", threshold_auto="0.0", threshold_notify="0.0", threshold_propose="0.0")
+        incident = self.ingest(self.TEXT)
+        self.assertEqual(incident._heal(), "watching", incident.decision)
+        self.assertTrue(incident.transient)
+        self.assertNotIn(incident.state, ("healed", "fixing"), "no data was written: it stays open, watched")
+        return incident
+
+    def test_quiet_transient_fault_resolves_itself(self):
+        incident = self.watched()
+        self.env.cr.execute("UPDATE self_healing_incident SET first_seen = now() - interval '3 hours', "
+                            "last_seen = now() - interval '2 hours' WHERE id = %s", [incident.id])
+        incident.invalidate_recordset()
+        self.Incident._watch_transient_incidents()
+        self.assertEqual(incident.state, "healed")
+
+    def test_transient_fault_that_keeps_coming_is_escalated(self):
+        incident = self.watched()
+        self.env["self_healing.occurrence"].create([{"incident_id": incident.id} for _n in range(12)])
+        self.Incident._watch_transient_incidents()
+        self.assertEqual(incident.state, "escalated")
