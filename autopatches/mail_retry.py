@@ -2,9 +2,12 @@
 
 A retry is Odoo's own (the mail goes back to 'outgoing'); validation sends
 the mails right away through their mail server, so a retry only counts as a
-success once the SMTP server accepted them. Retries of one incident back off
-exponentially (5, 10, 20, 40 minutes) and stop after five: past that the
-server needs a human, not another try.
+success once the SMTP server accepted them. Retries back off exponentially
+(5, 10, 20, 40 minutes) and stop after five: past that the server needs a
+human, not another try. The count is per episode: a retry that got its mails
+out closes one, and an incident reopened by a later outage starts afresh.
+A permanent refusal (a 5xx reply: bad credentials, unknown recipient) is
+never retried, whatever Odoo's failure type says.
 """
 
 import re
@@ -16,10 +19,16 @@ from .base import AutoPatch, register
 
 MAX_RETRIES = 5
 FIRST_DELAY = timedelta(minutes=5)
+# Odoo files every failure to open the SMTP session under this type, a refused login included.
 TRANSIENT_TYPES = ("mail_smtp",)
 TRANSIENT_REASON_RE = re.compile(
     r"(?i)connection (refused|reset|unexpectedly closed)|timed? ?out|temporar|try again|"
     r"too many connections|service not available|\b4[25]\d\b"
+)
+# A 5xx reply code ("535\nb'...'", "(550, b'...')") or enhanced status (5.7.8): the server said no for good.
+PERMANENT_REASON_RE = re.compile(
+    r"(?:^|[(:]\s?)5\d\d,?\s+b?['\"]|(?<![\d.])5\.\d{1,3}\.\d{1,3}(?![\d.])|(?i:authentication|"
+    r"username and password)"
 )
 
 
@@ -56,26 +65,44 @@ class MailRetry(AutoPatch):
 
     @staticmethod
     def _transient(mail):
-        return mail.failure_type in TRANSIENT_TYPES or bool(TRANSIENT_REASON_RE.search(mail.failure_reason or ""))
+        reason = mail.failure_reason or ""
+        if PERMANENT_REASON_RE.search(reason):
+            return False
+        return mail.failure_type in TRANSIENT_TYPES or bool(TRANSIENT_REASON_RE.search(reason))
 
-    def history(self, env, params):
-        """Earlier retries of the same incident, newest first."""
+    def history(self, env, params, mails=None):
+        """Retries of the current episode of the incident, newest first.
+
+        A validated retry got its mails out and ends an episode; retries made
+        before the oldest of ``mails`` existed cannot have been about it.
+        """
         if not params.get("incident_id"):
             return env["self_healing.fix.attempt"]
-        return env["self_healing.fix.attempt"].search([
+        attempts = env["self_healing.fix.attempt"].search([
             ("autopatch_code", "=", self.code),
             ("incident_id", "=", int(params["incident_id"])),
             ("state", "in", ("validated", "failed", "rolled_back")),
+            # An attempt refused before it wrote anything (backoff, nothing to send) retried nothing.
+            ("applied_at", "!=", False),
         ], order="applied_at desc, id desc")
+        episode = env["self_healing.fix.attempt"]
+        for attempt in attempts:
+            if attempt.state == "validated":
+                break
+            episode |= attempt
+        if mails:
+            # create_date keeps microseconds, applied_at does not.
+            since = min(mails.mapped("create_date")).replace(microsecond=0)
+            episode = episode.filtered(lambda attempt: attempt.applied_at >= since)
+        return episode
 
-    def _backoff(self, env, params):
-        """``(allowed, reason)`` from the retry history."""
-        retries = self.history(env, params)
+    def _backoff(self, env, params, mails):
+        """``(allowed, reason)`` from the retries of the current episode."""
+        retries = self.history(env, params, mails)
         if len(retries) >= MAX_RETRIES:
             return False, f"gave up after {len(retries)} retries: the mail server needs a human"
         if retries:
-            last = retries[0].applied_at or retries[0].write_date
-            due = last + retry_delay(len(retries))
+            due = retries[0].applied_at + retry_delay(len(retries))
             if fields.Datetime.now() < due:
                 return False, f"retry {len(retries) + 1} of {MAX_RETRIES} is due at {due} (exponential backoff)"
         return True, f"retry {len(retries) + 1} of {MAX_RETRIES}"
@@ -84,14 +111,14 @@ class MailRetry(AutoPatch):
         mails = self._mails(env, params)
         if not mails:
             return False, "no mail is in exception after a transient SMTP failure"
-        allowed, reason = self._backoff(env, params)
+        allowed, reason = self._backoff(env, params, mails)
         if not allowed:
             return False, reason
         return True, f"{len(mails)} mail(s) failed on a transient error; {reason}"
 
     def plan(self, env, params):
         mails = self._mails(env, params)
-        _allowed, reason = self._backoff(env, params)
+        _allowed, reason = self._backoff(env, params, mails)
         lines = [f"Mark {len(mails)} mail(s) outgoing again ({reason}), then send them now:"]
         lines += [f"  #{mail.id} {mail.subject!r} -> {mail.email_to or mail.recipient_ids.mapped('email')}:"
                   f" {(mail.failure_reason or '').strip().splitlines()[-1:] or ['?']}" for mail in mails]
@@ -100,7 +127,7 @@ class MailRetry(AutoPatch):
     def apply(self, ctx):
         mails = self._mails(ctx.env, ctx.params)
         ctx.memo["mail_ids"] = mails.ids
-        ctx.memo["retry"] = len(self.history(ctx.env, ctx.params)) + 1
+        ctx.memo["retry"] = len(self.history(ctx.env, ctx.params, mails)) + 1
         # What Odoo's own Retry button does.
         ctx.write(mails, {"state": "outgoing"})
 

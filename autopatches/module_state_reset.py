@@ -17,7 +17,9 @@ from odoo.addons.base.models.ir_cron import BadModuleState
 from .base import AutoPatch, register
 
 RESET_TO = {"to install": "uninstalled", "to upgrade": "installed", "to remove": "installed"}
-MIN_STUCK = timedelta(minutes=15)
+# A long upgrade of a big database runs for many minutes in another process: only an hour without
+# any change counts as stuck (Odoo itself resets after five hours of skipped crons).
+MIN_STUCK = timedelta(minutes=60)
 
 
 @register
@@ -70,7 +72,9 @@ class ModuleStateReset(AutoPatch):
     def plan(self, env, params):
         targets, recent = self._targets(env, params)
         lines = [f"{module.name}: {module.state} -> {RESET_TO[module.state]}" for module in targets]
-        lines += [f"Left alone (changed less than 15 minutes ago): {module.name} ({module.state})" for module in recent]
+        minutes = int(MIN_STUCK.total_seconds() // 60)
+        lines += [f"Left alone (changed less than {minutes} minutes ago): {module.name} ({module.state})"
+                  for module in recent]
         return "\n".join(lines) or "Nothing to do."
 
     def apply(self, ctx):

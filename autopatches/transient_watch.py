@@ -2,7 +2,8 @@
 
 Nothing in the business data is wrong, so nothing there is written: the
 incident is marked transient, and ``resolve_quiet_incidents`` (called by
-the processing cron) heals it once it has not recurred for a quiet window.
+the healing cron, which is also triggered for the end of each window) heals
+it once it has not recurred for its quiet window.
 """
 
 import re
@@ -13,8 +14,10 @@ from odoo import fields
 from ..engine import lifecycle
 from .base import AutoPatch, register
 
-WINDOW_PARAM = "self_healing.transient_window_minutes"
-DEFAULT_WINDOW_MINUTES = 30
+WINDOW_PARAM = "self_healing.transient_window_seconds"
+DEFAULT_WINDOW_SECONDS = 30 * 60
+# Shorter than this and a fault that comes back every few seconds would look quiet between two runs.
+MIN_WINDOW_SECONDS = 10
 TRANSIENT_CLASSES = ("SERIALIZATION_FAILURE", "LOCK_NOT_AVAILABLE")
 TRANSIENT_TEXT_RE = re.compile(
     r"SerializationFailure|TransactionRollbackError|could not serialize access|LockNotAvailable|"
@@ -23,12 +26,26 @@ TRANSIENT_TEXT_RE = re.compile(
 )
 
 
+def _seconds(value):
+    """A window in seconds from a parameter's text, or None when it is not a usable number."""
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        return None
+    return max(seconds, MIN_WINDOW_SECONDS)
+
+
 def default_window(env):
     value = env["ir.config_parameter"].sudo().get_param(WINDOW_PARAM)
-    try:
-        return max(int(value), 1) if value else DEFAULT_WINDOW_MINUTES
-    except ValueError:
-        return DEFAULT_WINDOW_MINUTES
+    return timedelta(seconds=_seconds(value) or DEFAULT_WINDOW_SECONDS)
+
+
+def describe(window):
+    """'30 minutes' or '20 seconds', for messages a human reads."""
+    seconds = int(window.total_seconds())
+    if seconds % 60 == 0:
+        return f"{seconds // 60} minute{'s' if seconds != 60 else ''}"
+    return f"{seconds} seconds"
 
 
 def watch_window(env, incident):
@@ -36,15 +53,20 @@ def watch_window(env, incident):
     attempt = env["self_healing.fix.attempt"].sudo().search([
         ("incident_id", "=", incident.id), ("autopatch_code", "=", TransientWatch.code), ("state", "=", "validated"),
     ], order="healed_at desc, id desc", limit=1)
-    minutes = (attempt.params or {}).get("window_minutes")
-    return timedelta(minutes=int(minutes) if minutes else default_window(env))
+    seconds = _seconds((attempt.params or {}).get("window_seconds"))
+    return timedelta(seconds=seconds) if seconds else default_window(env)
+
+
+def quiet_since(env, incident):
+    """When the incident counts as resolved if it does not recur before."""
+    return incident.last_seen + watch_window(env, incident)
 
 
 def resolve_quiet_incidents(env, now=None):
     """Heal transient incidents that did not recur for their window.
 
-    Returns ``{"healed": incidents, "watching": incidents}``; call it from the
-    processing cron. A recurrence only moves ``last_seen`` forward, which
+    Returns ``{"healed": incidents, "watching": incidents}``; called by the
+    healing cron. A recurrence only moves ``last_seen`` forward, which
     restarts the wait.
     """
     now = now or fields.Datetime.now()
@@ -60,8 +82,7 @@ def resolve_quiet_incidents(env, now=None):
             if "matched" not in lifecycle.INCIDENT_TRANSITIONS.get(incident.state, ()):
                 continue
             incident._set_state("matched")
-        quiet = int(window.total_seconds() // 60)
-        incident._set_state("healed", note=f"Transient fault: no recurrence for {quiet} minutes, resolved by itself.")
+        incident._set_state("healed", note=f"Transient fault: no recurrence for {describe(window)}, resolved by itself.")
         healed |= incident
     return {"healed": healed, "watching": incidents - healed}
 
@@ -77,8 +98,8 @@ class TransientWatch(AutoPatch):
     params = {
         "incident_id": {"pattern": r"\d{1,10}", "required": False,
                         "description": "The incident to watch (filled in by the runner from the attempt)."},
-        "window_minutes": {"pattern": r"[1-9]\d{0,3}", "required": False,
-                           "description": "Quiet minutes before it counts as resolved."},
+        "window_seconds": {"pattern": r"[1-9]\d{1,5}", "required": False,
+                           "description": "Quiet seconds before it counts as resolved (10 at least)."},
     }
     scope_models = ("self_healing.incident",)
     risk = "low"
@@ -100,7 +121,8 @@ class TransientWatch(AutoPatch):
         return True, f"incident {incident.id} is a {incident.error_class} concurrency error"
 
     def _window(self, env, params):
-        return int(params.get("window_minutes") or default_window(env))
+        seconds = _seconds(params.get("window_seconds"))
+        return timedelta(seconds=seconds) if seconds else default_window(env)
 
     def plan(self, env, params):
         incident = self._incident(env, params)
@@ -108,7 +130,7 @@ class TransientWatch(AutoPatch):
             return "Nothing to do: no incident to watch."
         return (
             f"No business data is written. Incident #{incident.id} {incident.name!r} is marked transient;"
-            f" it is healed once it does not recur for {self._window(env, params)} minutes"
+            f" it is healed once it does not recur for {describe(self._window(env, params))}"
             f" (last seen {incident.last_seen})."
         )
 
@@ -119,5 +141,5 @@ class TransientWatch(AutoPatch):
         incident = self._incident(ctx.env, ctx.params)
         if not incident.transient:
             return False, "the incident is not marked transient"
-        window = timedelta(minutes=self._window(ctx.env, ctx.params))
+        window = self._window(ctx.env, ctx.params)
         return True, f"watching: resolves itself if quiet until {incident.last_seen + window} or later"

@@ -1,5 +1,8 @@
 """VIEW_FIELD_MISSING / XPATH_NOT_FOUND: a customised inheriting view no longer fits its parent."""
 
+import contextlib
+import re
+
 from odoo.exceptions import ValidationError
 
 from .base import AutoPatch, register
@@ -28,6 +31,24 @@ def ownership(view):
     return ""
 
 
+def mentions(text, field):
+    """Whether ``text`` names ``field`` as a whole name, not as part of a longer one or a dotted path."""
+    return re.search(rf"(?<![\w.]){re.escape(field)}(?!\w)", text or "") is not None
+
+
+def error_without(root, views, field):
+    """Odoo's error on ``field`` for ``root`` once ``views`` are switched off, or ""; nothing is kept."""
+    cr = root.env.cr
+    with contextlib.closing(cr.savepoint()):
+        # A column write like apply's (the ORM write would drop users' customisations); always rolled back.
+        if views:
+            cr.execute("UPDATE ir_ui_view SET active = FALSE WHERE id IN %s", [tuple(views.ids)])
+        root.env.invalidate_all()
+        error = view_error(root)
+    root.env.invalidate_all()
+    return error if mentions(error, field) else ""
+
+
 def root_of(view):
     root = view
     while root.inherit_id and root.mode == "extension":
@@ -46,8 +67,13 @@ class ViewDeactivate(AutoPatch):
     params = {
         "view_id": {"pattern": r"\d{1,10}", "required": False, "description": "Database id of the broken view."},
         "view_name": {"pattern": r"[^\n\r]{1,200}", "required": False, "description": "Name of the broken view."},
+        "model": {"pattern": r"[a-z][a-z0-9_]{0,63}(?:\.[a-z0-9_]{1,64}){0,7}", "required": False,
+                  "description": "Model of the view that names the missing field (with field, when no view is named)."},
+        "field": {"pattern": r"[A-Za-z_][A-Za-z0-9_]{0,62}", "required": False,
+                  "description": "The missing field's name (with model, when no view is named)."},
     }
-    one_of = (("view_id", "view_name"),)
+    # Odoo's message often names only the field and the model: then both are needed to find the view.
+    one_of = (("view_id", "view_name", "field"), ("view_id", "view_name", "model"))
     scope_models = ("ir.ui.view",)
     risk = "low"
 
@@ -55,14 +81,30 @@ class ViewDeactivate(AutoPatch):
         views = env["ir.ui.view"].with_context(active_test=False)
         if params.get("view_id"):
             return views.browse(int(params["view_id"])).exists()
-        return views.search([("name", "=", params["view_name"])])
+        if params.get("view_name"):
+            return views.search([("name", "=", params["view_name"])])
+        # No view named: only the active extensions of that model whose own arch names the field are
+        # suspects; _targets still demands that Odoo's validation of each one fails on that field.
+        extensions = env["ir.ui.view"].search([
+            ("model", "=", params["model"]), ("mode", "=", "extension"), ("inherit_id", "!=", False)])
+        return extensions.filtered(lambda view: mentions(view.arch_db, params["field"]))
+
+    def _no_candidate(self, params):
+        if params.get("view_id") or params.get("view_name"):
+            return "no view matches " + ", ".join(
+                f"{key}={params[key]!r}" for key in ("view_id", "view_name") if params.get(key))
+        return (f"no active customised view of {params['model']} names the field {params['field']!r}:"
+                " nothing safe to deactivate")
 
     def _targets(self, env, params):
         """``(views to deactivate with their error, refusals)``."""
         targets, refusals = {}, []
         candidates = self._candidates(env, params)
         if not candidates:
-            refusals.append("no view matches " + ", ".join(f"{key}={value!r}" for key, value in params.items()))
+            refusals.append(self._no_candidate(params))
+        # Found by field, a view must fail on that very field: one broken for another reason is not
+        # the one the incident is about, and a human should look at it.
+        by_field = not (params.get("view_id") or params.get("view_name"))
         for view in candidates:
             label = f"view #{view.id} {view.name!r}"
             if not view.active:
@@ -75,11 +117,39 @@ class ViewDeactivate(AutoPatch):
                 refusals.append(f"{label}: {ownership(view)}")
             else:
                 error = view_error(view)
-                if error:
-                    targets[view] = error
-                else:
+                if not error:
                     refusals.append(f"{label} validates fine")
+                elif by_field and not mentions(error, params["field"]):
+                    refusals.append(f"{label} fails validation, but not on {params['field']!r}: {error}")
+                else:
+                    targets[view] = error
+        if by_field and targets:
+            targets = self._culprits(targets, params["field"], refusals)
         return targets, refusals
+
+    def _culprits(self, suspects, field, refusals):
+        """The suspects that, alone among them, bring Odoo's error on ``field`` back.
+
+        Odoo validates a view combined with all its siblings, so every view of a broken form fails;
+        and a view may quote the field in a label without using it. Each suspect is tried alone, and
+        none is kept when the error stays with all of them switched off (it comes from elsewhere).
+        """
+        everyone = next(iter(suspects)).browse([view.id for view in suspects])
+        culprits, remaining_by_root = {}, {}
+        for view, error in suspects.items():
+            root = root_of(view)
+            if root not in remaining_by_root:
+                remaining_by_root[root] = error_without(root, everyone, field)
+            remaining = remaining_by_root[root]
+            if remaining:
+                refusals.append(f"view #{view.id} {view.name!r}: the form #{root.id} still fails without any of"
+                                f" {', '.join(f'#{id_}' for id_ in everyone.ids)}: {remaining}")
+            elif error_without(root, everyone - view, field):
+                culprits[view] = error
+            else:
+                refusals.append(f"view #{view.id} {view.name!r} names {field!r}, but the form validates"
+                                " with it alone: it only suffers from another view")
+        return culprits
 
     def applicable(self, env, params):
         targets, refusals = self._targets(env, params)

@@ -10,7 +10,7 @@ import threading
 
 from ..engine import capture
 from .cache import settings_cache
-from .sources import CRON_DONE_FORMAT
+from .sources import CRON_DONE_FORMAT, always_captured_record
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -22,13 +22,16 @@ def _current_dbname():
 class DatabaseLevelFilter(logging.Filter):
     """Keeps a record when it reaches the capture level of the database it was logged for.
 
-    The handler's own level is the lowest level any database asks for; this
-    filter applies each database's own choice.
+    The handler's own level is the lowest level any database asks for (never
+    above the warnings of sources.ALWAYS_CAPTURED); this filter applies each
+    database's own choice, and lets those few warnings through at any level.
     """
 
     def filter(self, record):
         try:
-            return record.levelno >= settings_cache.level_for(_current_dbname())
+            if record.levelno >= settings_cache.level_for(_current_dbname()):
+                return True
+            return always_captured_record(record.name, record.msg, record.levelno) is not None
         except Exception:
             return True
 

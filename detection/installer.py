@@ -14,7 +14,8 @@ from ..engine import capture
 from .cache import settings_cache
 from .filters import DatabaseLevelFilter, SlowRecordForwarder
 from .sink import StagingSink
-from .sources import ACCESS_LOGGER, CRON_LOGGER
+from .sources import ACCESS_LOGGER, ALWAYS_CAPTURED_LEVEL, CRON_LOGGER
+from .standin import scheduler_standin
 
 SLOW_LOGGERS = (ACCESS_LOGGER, CRON_LOGGER)
 
@@ -29,8 +30,8 @@ def sink_of(handler):
 
 
 def _new_handler():
-    sink = StagingSink(stats_provider=stats)
-    handler = capture.BufferedCaptureHandler(sink, level=settings_cache.lowest_level(), source="log")
+    sink = StagingSink(stats_provider=stats, standin=scheduler_standin)
+    handler = capture.BufferedCaptureHandler(sink, level=handler_level(), source="log")
     handler.addFilter(DatabaseLevelFilter())
     handler.self_healing_sink = sink
     return handler
@@ -71,11 +72,16 @@ def uninstall(timeout=5.0):
     return capture.uninstall(timeout)
 
 
+def handler_level():
+    """The lowest level any known database asks for, or that of a warning captured at every level."""
+    return min(settings_cache.lowest_level(), ALWAYS_CAPTURED_LEVEL)
+
+
 def apply_levels():
-    """Let the handler see records down to the lowest level any known database asks for."""
+    """Let the handler see records down to ``handler_level()``; its filter applies each database's level."""
     handler = current()
     if handler is not None:
-        handler.setLevel(settings_cache.lowest_level())
+        handler.setLevel(handler_level())
 
 
 def forget_database(dbname):

@@ -4,6 +4,9 @@ Each call gets the signals of one database. The sink opens a connection of
 its own (never a request's cursor, which may roll back), limits the
 statement time, writes the batch with one INSERT, wakes the processing cron
 and, now and then, records the process's capture counters in that database.
+When the batch says the scheduler skips the database (modules left in a
+pending state), waking a cron is useless: the database is handed to the
+scheduler stand-in instead (detection/standin.py).
 A database without the addon (or after its uninstallation) is recognised
 once, remembered for a while, and its signals are counted and skipped.
 """
@@ -23,7 +26,7 @@ from odoo import sql_db
 from . import settings as detection_settings
 from . import staging
 from .cache import settings_cache
-from .sources import CRON_LOGGER
+from .sources import CRON_LOGGER, blocks_scheduler
 
 PROCESSING_CRON_XMLID = ("self_healing", "ir_cron_process_signals")
 STATS_TABLE = "self_healing_capture_stat"
@@ -56,8 +59,9 @@ class StagingSink:
     """
 
     def __init__(self, stats_provider=None, recheck_seconds=RECHECK_SECONDS,
-                 trigger_interval=TRIGGER_INTERVAL, stats_interval=STATS_INTERVAL):
+                 trigger_interval=TRIGGER_INTERVAL, stats_interval=STATS_INTERVAL, standin=None):
         self.stats_provider = stats_provider
+        self.standin = standin  # a standin.SchedulerStandin, or None: the scheduler is never stood in for
         self.recheck_seconds = recheck_seconds
         self.trigger_interval = trigger_interval
         self.stats_interval = stats_interval
@@ -65,7 +69,7 @@ class StagingSink:
         self.host = socket.gethostname()[:128]
         self._databases = {}
         self._lock = threading.Lock()
-        self._counts = {"staged": 0, "no_database": 0, "not_installed": 0, "triggers": 0}
+        self._counts = {"staged": 0, "no_database": 0, "not_installed": 0, "triggers": 0, "standin_requests": 0}
 
     # --- counters -------------------------------------------------------------
 
@@ -106,6 +110,7 @@ class StagingSink:
             self._count("not_installed", len(signals))
             return
         notify = False
+        pending_modules = ()
         try:
             with sql_db.db_connect(dbname).cursor() as cr:
                 cr.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}", log_exceptions=False)
@@ -115,7 +120,11 @@ class StagingSink:
                     self._count("not_installed", len(signals))
                     return
                 self._insert(cr, signals)
-                if not all(self._is_processing_failure(signal, state.cron_id) for signal in signals):
+                if self.standin is not None and any(blocks_scheduler(signal) for signal in signals):
+                    pending_modules = self._pending_modules(cr)
+                if pending_modules:
+                    pass  # the scheduler skips this database: a trigger would only make it say so again
+                elif not all(self._is_processing_failure(signal, state.cron_id) for signal in signals):
                     notify = self._trigger(cr, state, now)
                 self._write_stats(cr, state, now, pending=len(signals))
         except psycopg2.errors.UndefinedTable:
@@ -126,6 +135,9 @@ class StagingSink:
         self._count("staged", len(signals))
         if notify:
             self._notify_cron_workers(dbname)
+        if pending_modules:
+            self._count("standin_requests")
+            self.standin.request(dbname, pending_modules)
 
     def _inspect(self, cr, dbname, now):
         cr.execute(
@@ -158,6 +170,18 @@ class StagingSink:
             cr.execute("ROLLBACK TO SAVEPOINT self_healing_stage", log_exceptions=False)
             query, params = staging.insert_statement(signals, clean=staging.strict_text)
             cr.execute(query, params, log_exceptions=False)
+
+    @staticmethod
+    def _pending_modules(cr):
+        """What makes the scheduler skip the database now: (id, state, row version) of each pending module.
+
+        Empty when nothing is pending any more (the signal is then an old
+        one and the crons run). The row version changes with every write,
+        so a module stuck again after a reset reads as a new state.
+        """
+        cr.execute("SELECT id, state, xmin::text FROM ir_module_module WHERE state LIKE %s ORDER BY id",
+                   ["to %"], log_exceptions=False)
+        return tuple(tuple(row) for row in cr.fetchall())
 
     @staticmethod
     def _is_processing_failure(signal, cron_id):

@@ -4,9 +4,12 @@ The live handler gives every record the source ``log``. Some records are
 better told apart: werkzeug request lines and "Job ... done in" lines are
 performance signals, "Job ... failed" lines belong to a scheduled action, and
 a few lines repeat what a dedicated detector (the mail and cron hooks)
-already reports with more context. Pure functions, no Odoo.
+already reports with more context. A few warnings are all Odoo ever says
+about a serious fault: they are captured whatever a database's capture
+level (``ALWAYS_CAPTURED``). Pure functions, no Odoo.
 """
 
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -17,6 +20,87 @@ MAIL_LOGGER = "odoo.addons.mail.models.mail_mail"
 ACCESS_LOGGER = "werkzeug"
 # The exact format strings ir.cron uses, compared by identity of text on the hot path.
 CRON_DONE_FORMAT = "Job %r (%s) done in %.3fs"
+
+SCHEDULER_BLOCKED_FORMAT = "Skipping database %s because of modules to install/upgrade/remove."
+
+_FORMAT_DIRECTIVE = re.compile(r"%[-#0 +]*\d*(?:\.\d+)?[sdrfi]")
+
+
+@dataclass(frozen=True)
+class AlwaysCaptured:
+    """A record that matters at any capture level: Odoo logs its fault no louder than ``level``.
+
+    ``format`` is the logging call's format string, as Odoo writes it;
+    ``source`` is the refinement ingestion gives the signal (not a levelled
+    one, so the database's capture level does not drop it either).
+    ``blocks_scheduler`` marks the faults that stop every scheduled action
+    of the database, the addon's own processing included.
+    """
+
+    logger: str
+    format: str
+    source: str
+    level: int = logging.WARNING
+    blocks_scheduler: bool = False
+
+    def matches(self, message):
+        """Whether a formatted ``message`` was written with this entry's format."""
+        return bool(_format_pattern(self.format).match(message or ""))
+
+
+ALWAYS_CAPTURED = (
+    # ir.cron._process_jobs: a module left 'to install', 'to upgrade' or 'to remove'.
+    AlwaysCaptured(CRON_LOGGER, SCHEDULER_BLOCKED_FORMAT, "cron", blocks_scheduler=True),
+)
+ALWAYS_CAPTURED_LEVEL = min(entry.level for entry in ALWAYS_CAPTURED)
+_PATTERNS = {}
+
+
+def _by_logger(entries):
+    table = {}
+    for entry in entries:
+        table.setdefault(entry.logger, {})[entry.format] = entry
+    return table
+
+
+_ALWAYS_CAPTURED_BY_LOGGER = _by_logger(ALWAYS_CAPTURED)
+
+
+def _format_pattern(text):
+    pattern = _PATTERNS.get(text)
+    if pattern is None:
+        pieces = _FORMAT_DIRECTIVE.split(text)
+        pattern = _PATTERNS[text] = re.compile(r"\A" + "(.+?)".join(map(re.escape, pieces)) + r"\Z", re.S)
+    return pattern
+
+
+def always_captured_record(logger, msg, levelno):
+    """The ``ALWAYS_CAPTURED`` entry of a log record (its logger, unformatted ``msg`` and level), or None.
+
+    For the logging path: two dictionary look-ups, no formatting.
+    """
+    formats = _ALWAYS_CAPTURED_BY_LOGGER.get(logger)
+    if formats is None or not isinstance(msg, str):
+        return None
+    entry = formats.get(msg)
+    return entry if entry is not None and levelno >= entry.level else None
+
+
+def always_captured_signal(logger, message):
+    """The ``ALWAYS_CAPTURED`` entry a captured signal's formatted ``message`` comes from, or None."""
+    for entry in _ALWAYS_CAPTURED_BY_LOGGER.get(logger, {}).values():
+        if entry.matches(message):
+            return entry
+    return None
+
+
+def blocks_scheduler(signal):
+    """Whether a signal dict says the scheduler skips its database (no cron of the database runs)."""
+    if signal.get("source") != "log":
+        return False
+    entry = always_captured_signal(signal.get("logger"), signal.get("message"))
+    return entry is not None and entry.blocks_scheduler
+
 
 _CRON_DONE = re.compile(r"Job (?P<name>.+) \((?P<id>\d+)\) done in (?P<seconds>\d+(?:\.\d+)?)s\Z", re.S)
 _CRON_FAILED = re.compile(
@@ -88,7 +172,10 @@ def refine(source, logger, message):
             return Refinement("cron", facts=facts)
         if "has been deactivated after failing" in message:
             return Refinement("cron", reported_by="ir.cron._notify_admin")
-    elif logger == MAIL_LOGGER and message.startswith("failed sending mail"):
+    notable = always_captured_signal(logger, message)
+    if notable is not None:
+        return Refinement(notable.source, facts={"scheduler_blocked": True} if notable.blocks_scheduler else {})
+    if logger == MAIL_LOGGER and message.startswith("failed sending mail"):
         return Refinement("mail", reported_by="mail.mail._postprocess_sent_message")
     return Refinement(source)
 

@@ -57,8 +57,9 @@ class AutopatchSpec:
 AUTOPATCHES = {
     "sequence_resync": AutopatchSpec(frozenset({"SEQ_PKEY_DRIFT"}), required=("table",)),
     "asset_bundle_purge": AutopatchSpec(frozenset({"ASSET_BUNDLE"})),
+    # A view is named by id or name, or found from the missing field (with its model, checked by the patch).
     "view_deactivate": AutopatchSpec(
-        frozenset({"VIEW_FIELD_MISSING", "XPATH_NOT_FOUND"}), one_of=("view_name", "view_id")),
+        frozenset({"VIEW_FIELD_MISSING", "XPATH_NOT_FOUND"}), one_of=("view_name", "view_id", "field")),
     "filter_deactivate": AutopatchSpec(
         frozenset({"INVALID_FIELD_DOMAIN"}), required=("model", "field")),
     "rule_deactivate": AutopatchSpec(
@@ -69,7 +70,9 @@ AUTOPATCHES = {
     "mail_retry": AutopatchSpec(frozenset({"MAIL_DELIVERY"})),
     "manifest_fix": AutopatchSpec(frozenset({"MANIFEST_INVALID"}), required=("module",)),
     "transient_watch": AutopatchSpec(frozenset({"SERIALIZATION_FAILURE", "LOCK_NOT_AVAILABLE"})),
-    "sequence_number_resync": AutopatchSpec(frozenset({"ACCOUNT_SEQUENCE"}), critical=True),
+    "sequence_number_resync": AutopatchSpec(
+        frozenset({"ACCOUNT_SEQUENCE"}), required=("model", "field"), one_of=("sequence_code", "sequence_id"),
+        critical=True),
 }
 
 # Accounting, payments and security always need a human's approval.

@@ -179,7 +179,9 @@ class SelfHealingIncident(models.Model):
                     raise
         if not is_new:
             incident._bump(len(items), first, last, sample)
-            if incident.state == "healed":
+            # A signal logged before the healing (the capture delivers within seconds, a scan later) is
+            # history, not a regression.
+            if incident.state == "healed" and (not incident.healed_at or last > incident.healed_at):
                 incident._reopen_as_regression()
                 was_reopened = True
         self.env["self_healing.occurrence"].sudo().create([

@@ -8,10 +8,13 @@ workers never work on one incident, and one fix at a time per incident.
 
 import logging
 import threading
+from datetime import timedelta
 
 import psycopg2.errors
 
-from odoo import _, api, fields, models, release
+from odoo import _, api, fields, models, release, sql_db
+from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
+from odoo.tools import SQL
 
 from .. import autopatches
 from ..autopatches import runner, transient_watch
@@ -33,6 +36,27 @@ SHIPPED_PATCH_PRIOR = 0.9
 # quiet window means it keeps coming, and a human is told.
 TRANSIENT_ALERT_OCCURRENCES = 10
 WATCH_PATCH = "transient_watch"
+
+
+def _wake_cron_workers_at(dbname, when):
+    """Notify the cron workers at ``when`` (naive UTC), in a timer thread of this process.
+
+    A trigger in the future is only found when a cron worker next polls, up to a
+    minute later; a watched fault's quiet window is meant to end on time. If this
+    process stops first, that poll still finds the trigger.
+    """
+
+    def notify():
+        try:
+            with sql_db.db_connect("postgres").cursor() as cr:
+                cr.execute(SQL("SELECT %s('cron_trigger', %s)", SQL.identifier(ODOO_NOTIFY_FUNCTION), dbname))
+        except Exception:  # noqa: BLE001 - the trigger row stays; the next poll runs it
+            _logger.debug("could not notify the cron workers of %s", dbname, exc_info=True)
+
+    delay = max((when - fields.Datetime.now()).total_seconds(), 0.0)
+    timer = threading.Timer(delay, notify)
+    timer.daemon = True
+    timer.start()
 
 
 class SelfHealingIncidentHealing(models.Model):
@@ -74,7 +98,8 @@ class SelfHealingIncidentHealing(models.Model):
     def _watch_transient_incidents(self):
         """Heal watched concurrency faults that went quiet; escalate those that keep coming."""
         watching = self.env["self_healing.fix.attempt"]._resolve_transient_incidents()["watching"]
-        for incident in watching.filtered(lambda record: record.state != "escalated"):
+        still_watching = watching.filtered(lambda record: record.state != "escalated")
+        for incident in still_watching:
             window = transient_watch.watch_window(self.env, incident)
             recent = self.env["self_healing.occurrence"].sudo().search_count([
                 ("incident_id", "=", incident.id),
@@ -82,9 +107,30 @@ class SelfHealingIncidentHealing(models.Model):
             ])
             if recent >= TRANSIENT_ALERT_OCCURRENCES:
                 incident._set_state("escalated", _(
-                    "%(count)s occurrences in %(minutes)s minutes: this concurrency fault keeps coming and "
+                    "%(count)s occurrences in %(window)s: this concurrency fault keeps coming and "
                     "needs a look (long transactions, a cron overlapping with users?).",
-                    count=recent, minutes=int(window.total_seconds() // 60)))
+                    count=recent, window=transient_watch.describe(window)))
+        self._schedule_quiet_check(still_watching.filtered(lambda record: record.state != "escalated"))
+
+    @api.model
+    def _schedule_quiet_check(self, incidents):
+        """Run the healing cron when the first watched incident's window ends, not at its next interval."""
+        if not incidents:
+            return
+        now = fields.Datetime.now()
+        # A second after the window ends, so that the run finds it over.
+        due = max(min(transient_watch.quiet_since(self.env, incident) for incident in incidents), now) \
+            + timedelta(seconds=1)
+        cron = self.env.ref("self_healing.ir_cron_heal_incidents").sudo()
+        # One pending trigger is enough: this runs after every healing pass.
+        self.env.cr.execute(
+            "SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at > %s AND call_at <= %s LIMIT 1",
+            [cron.id, now, due])
+        if not self.env.cr.fetchone():
+            cron._trigger(at=due)
+            if not getattr(threading.current_thread(), "testing", False):
+                dbname = self.env.cr.dbname
+                self.env.cr.postcommit.add(lambda: _wake_cron_workers_at(dbname, due))
 
     def _lock_for_healing(self):
         """Lock this incident row; False when another worker holds it."""
@@ -268,6 +314,7 @@ class SelfHealingIncidentHealing(models.Model):
         guardrail = attempt.guardrail_id
         if result.ok and attempt.autopatch_code == WATCH_PATCH:
             self.message_post(body=_("Transient fault, watched: %s", result.detail))
+            self._schedule_quiet_check(self)
             return "watching"
         if result.ok:
             if guardrail:

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..autopatches import transient_watch
+
 PARAM = "self_healing.%s"
 
 
@@ -27,6 +29,11 @@ class ResConfigSettings(models.TransientModel):
     )
     self_healing_breaker_failures = fields.Integer(
         string="Pause autopilot after consecutive failures", default=3, config_parameter=PARAM % "breaker_failures"
+    )
+    self_healing_transient_window_seconds = fields.Integer(
+        string="Transient faults resolved after quiet (s)", default=transient_watch.DEFAULT_WINDOW_SECONDS,
+        config_parameter=transient_watch.WINDOW_PARAM,
+        help="A watched serialization or lock failure counts as resolved once it has not recurred for this long.",
     )
     self_healing_critical_modules = fields.Char(
         string="Critical modules", config_parameter=PARAM % "critical_modules",
@@ -105,3 +112,11 @@ class ResConfigSettings(models.TransientModel):
                     <= settings.self_healing_threshold_auto <= 1):
                 raise ValidationError(_(
                     "Confidence thresholds must satisfy 0 <= propose <= notify <= auto-fix <= 1."))
+
+    @api.constrains("self_healing_transient_window_seconds")
+    def _check_self_healing_transient_window(self):
+        for settings in self:
+            if settings.self_healing_transient_window_seconds < transient_watch.MIN_WINDOW_SECONDS:
+                raise ValidationError(_(
+                    "The quiet window of transient faults must be %s seconds or more: a fault that comes back "
+                    "every few seconds would otherwise look resolved.", transient_watch.MIN_WINDOW_SECONDS))

@@ -1,6 +1,7 @@
+import smtplib
 from datetime import timedelta
 
-from odoo import fields
+from odoo import fields, tools
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from odoo.exceptions import UserError
 from odoo.tests import tagged
@@ -25,7 +26,15 @@ class TestMailRetry(SelfHealingCase):
         return faults.make_attempt(self.env, "mail_retry", {"mail_ids": ",".join(map(str, self.mails.ids))},
                                    incident=self.incident)
 
+    def backdate_mails(self, delta):
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE mail_mail SET create_date = create_date - %s WHERE id = ANY(%s)",
+                            [delta, self.mails.ids])
+        self.mails.invalidate_recordset(["create_date"])
+
     def test_retry_with_backoff_until_delivered(self):
+        # The mails failed an hour ago: the backdated retry below happened after they existed.
+        self.backdate_mails(timedelta(hours=1))
         self.assertEqual(set(self.mails.mapped("state")), {"exception"})
         self.assertIn("Connection refused", self.mails[0].failure_reason)
         with self.assertRaises(MailDeliveryException), faults.real_smtp(), self.env.cr.savepoint():
@@ -59,16 +68,88 @@ class TestMailRetry(SelfHealingCase):
         with self.assertRaisesRegex(UserError, "moved on"):
             second.with_user(self.sh_manager).action_rollback()
 
+    def detector_match(self, mail):
+        """What the guardrails make of the message the mail detector writes for ``mail``."""
+        signal = self.env["mail.mail"]._self_healing_signal(
+            mail.id, mail.failure_reason, mail.failure_type, mail.mail_server_id.id, mail.model, mail.res_id)
+        answer = self.env["self_healing.guardrail"]._classifier().classify(signal["message"])
+        guardrail = self.env["self_healing.guardrail"].search([("code", "=", answer.guardrail)])
+        return signal["message"], answer, guardrail
+
+    def test_detector_messages_match_a_retry_guardrail(self):
+        message, answer, guardrail = self.detector_match(self.mails[0])
+        self.assertIn("Connection refused", message)
+        self.assertEqual((answer.guardrail, guardrail.autopatch_code), ("GR-MAIL-003", "mail_retry"), message)
+        self.assertGreaterEqual(answer.confidence, 0.95, "the detector's own wording is a template, not a hint")
+
+        with faults.LocalSMTPServer(self.port) as smtp, \
+                mute_logger("odoo.addons.mail.models.mail_mail", "odoo.addons.base.models.ir_mail_server"):
+            smtp.fail_next(1)
+            busy = faults.make_stuck_mail(self.env, self.server)
+        self.assertEqual(busy.state, "exception")
+        message, answer, guardrail = self.detector_match(busy)
+        self.assertIn("try again later", message)
+        self.assertEqual((answer.guardrail, guardrail.autopatch_code), ("GR-MAIL-007", "mail_retry"), message)
+        self.assertGreaterEqual(answer.confidence, 0.95)
+
     def test_permanent_failures_are_not_retried(self):
         self.mails.write({"failure_type": "mail_email_invalid", "failure_reason": "Invalid recipient"})
         ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
         self.assertFalse(ok)
         self.assertIn("no mail is in exception after a transient", reason)
 
+    def test_permanent_smtp_replies_are_not_retried(self):
+        # Odoo files a refused login under the same failure type as an outage: only the reply tells them apart.
+        refusals = [
+            smtplib.SMTPAuthenticationError(535, b"5.7.8 Username and Password not accepted."),
+            smtplib.SMTPConnectError(554, b"5.7.1 Service unavailable; client host blocked, try again later"),
+            smtplib.SMTPRecipientsRefused({"customer0@example.com": (550, b"5.1.1 Recipient address rejected")}),
+        ]
+        for refusal in refusals:
+            with self.subTest(refusal=type(refusal).__name__):
+                self.mails.write({"failure_type": "mail_smtp", "failure_reason": tools.exception_to_unicode(refusal)})
+                ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
+                self.assertFalse(ok, reason)
+                self.assertIn("no mail is in exception after a transient", reason)
+                message, answer, guardrail = self.detector_match(self.mails[0])
+                self.assertNotEqual(guardrail.autopatch_code, "mail_retry", f"{message} matched {answer.guardrail}")
+
     def test_gives_up_after_five_retries(self):
+        for _index in range(mail_retry.MAX_RETRIES):
+            faults.make_attempt(self.env, "mail_retry", {}, incident=self.incident,
+                                state="failed", applied_at=fields.Datetime.now())
+        ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
+        self.assertFalse(ok)
+        self.assertIn("gave up after 5 retries", reason)
+
+    def test_retries_older_than_the_failing_mails_do_not_count(self):
         for _index in range(mail_retry.MAX_RETRIES):
             faults.make_attempt(self.env, "mail_retry", {}, incident=self.incident,
                                 state="failed", applied_at=fields.Datetime.now() - timedelta(days=1))
         ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
+        self.assertTrue(ok, reason)
+        self.assertIn("retry 1 of 5", reason)
+
+    def test_a_delivered_retry_ends_the_episode(self):
+        delivered = self.attempt()
+        with faults.LocalSMTPServer(self.port), faults.real_smtp():
+            result = runner.run_attempt(delivered)
+        self.assertTrue(result.ok, delivered.outcome)
+        self.assertEqual(set(self.mails.mapped("state")), {"sent"})
+
+        # The provider goes down again later: the reopened incident starts a fresh backoff.
+        with mute_logger("odoo.addons.mail.models.mail_mail", "odoo.addons.base.models.ir_mail_server"):
+            later = faults.make_stuck_mail(self.env, self.server)
+        self.assertEqual(later.state, "exception")
+        ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
+        self.assertTrue(ok, reason)
+        self.assertIn("retry 1 of 5", reason)
+
+        # A failed retry of the new episode counts again.
+        failed = faults.make_attempt(self.env, "mail_retry", {}, incident=self.incident)
+        with faults.real_smtp(), mute_logger("odoo.addons.mail.models.mail_mail"):
+            runner.run_attempt(failed)
+        self.assertEqual(failed.state, "failed")
+        ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
         self.assertFalse(ok)
-        self.assertIn("gave up after 5 retries", reason)
+        self.assertIn("retry 2 of 5 is due", reason)

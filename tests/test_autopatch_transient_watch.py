@@ -23,7 +23,7 @@ class TestTransientWatch(SelfHealingCase):
         self.assertIn("No business data is written", runner.preview(self.env, "transient_watch", {}, incident=incident))
         self.assertEqual(faults.rows_written(self.env), written)
 
-        attempt = faults.make_attempt(self.env, "transient_watch", {"window_minutes": 30}, incident=incident)
+        attempt = faults.make_attempt(self.env, "transient_watch", {"window_seconds": 1800}, incident=incident)
         result = runner.run_attempt(attempt)
         self.assertTrue(result.ok, attempt.outcome)
         self.assertTrue(incident.transient)
@@ -51,3 +51,36 @@ class TestTransientWatch(SelfHealingCase):
         ok, reason = runner.check(self.env, "transient_watch", {}, incident=other)
         self.assertFalse(ok)
         self.assertIn("not a concurrency error", reason)
+
+    def test_window_in_seconds_and_healing_cron_due_at_its_end(self):
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param(transient_watch.WINDOW_PARAM, "20")
+        self.assertEqual(transient_watch.default_window(self.env), timedelta(seconds=20))
+        params.set_param(transient_watch.WINDOW_PARAM, "3")
+        self.assertEqual(transient_watch.default_window(self.env), timedelta(seconds=transient_watch.MIN_WINDOW_SECONDS),
+                         "a window shorter than the minimum would call a recurring fault quiet")
+        params.set_param(transient_watch.WINDOW_PARAM, "half an hour")
+        self.assertEqual(transient_watch.default_window(self.env),
+                         timedelta(seconds=transient_watch.DEFAULT_WINDOW_SECONDS))
+        self.assertEqual(transient_watch.describe(timedelta(minutes=30)), "30 minutes")
+        self.assertEqual(transient_watch.describe(timedelta(seconds=20)), "20 seconds")
+
+        incident = faults.make_transient_incident(self.env)
+        incident._set_state("matched")
+        attempt = faults.make_attempt(self.env, "transient_watch", {"window_seconds": 45}, incident=incident)
+        result = runner.run_attempt(attempt)
+        self.assertTrue(result.ok, attempt.outcome)
+        cron = self.env.ref("self_healing.ir_cron_heal_incidents")
+        triggers = self.env["ir.cron.trigger"].sudo()
+        before = triggers.search([("cron_id", "=", cron.id)])
+        self.assertEqual(incident._after_fix(attempt, result), "watching")
+        due = incident.last_seen + timedelta(seconds=45)
+        scheduled = triggers.search([("cron_id", "=", cron.id)]) - before
+        self.assertEqual(len(scheduled), 1)
+        self.assertEqual(scheduled.call_at, due + timedelta(seconds=1),
+                         "the healing cron runs when the window ends, not at its next 5-minute interval")
+        # Another healing pass finds that trigger and does not add a second one.
+        self.env["self_healing.incident"]._watch_transient_incidents()
+        self.assertEqual(triggers.search([("cron_id", "=", cron.id)]) - before, scheduled)
+        self.assertEqual(transient_watch.resolve_quiet_incidents(self.env, due + timedelta(seconds=2))["healed"],
+                         incident)

@@ -14,10 +14,11 @@ class TestViewDeactivate(SelfHealingCase):
         with self.assertRaisesRegex(ValidationError, message), self.env.cr.savepoint():
             self.env.ref(PARENT)._check_xml()
 
-    def heal(self, view):
-        attempt = faults.make_attempt(self.env, "view_deactivate", {"view_id": view.id})
+    def heal(self, view, params=None):
+        params = params or {"view_id": view.id}
+        attempt = faults.make_attempt(self.env, "view_deactivate", params)
         written = faults.rows_written(self.env)
-        plan = runner.preview(self.env, "view_deactivate", {"view_id": view.id})
+        plan = runner.preview(self.env, "view_deactivate", params)
         self.assertEqual(faults.rows_written(self.env), written)
         self.assertIn(f"Deactivate view #{view.id}", plan)
         result = runner.run_attempt(attempt)
@@ -63,3 +64,74 @@ class TestViewDeactivate(SelfHealingCase):
         ok, reason = runner.check(self.env, "view_deactivate", {"view_id": view.id})
         self.assertFalse(ok)
         self.assertIn("validates fine", reason)
+
+    # -- found from the missing field and its model, as Odoo 18's message names no view
+
+    def by_field(self, field=faults.GHOST_FIELD, model="res.partner.title"):
+        return runner.check(self.env, "view_deactivate", {"model": model, "field": field})
+
+    def test_found_by_model_and_field(self):
+        # Siblings on the same form: one healthy, one only quoting the field in a separator's title.
+        # Odoo's full validation fails for both (it checks the combined form); only the broken view may go.
+        quote = f'<separator string="was {faults.GHOST_FIELD}"/>'
+        healthy, quoting = self.env["ir.ui.view"].create([{
+            "name": name, "model": "res.partner.title", "inherit_id": self.env.ref(PARENT).id,
+            "arch": f'<xpath expr="/*" position="inside">{node}</xpath>',
+        } for name, node in (("self_healing healthy customisation", '<field name="display_name"/>'),
+                             ("self_healing quoting customisation", quote))])
+        view = faults.break_inheriting_view(self.env, PARENT, kind="field")
+        params = {"model": "res.partner.title", "field": faults.GHOST_FIELD}
+        ok, reason = self.by_field()
+        self.assertTrue(ok, reason)
+        self.assertEqual(
+            reason, f'view #{view.id}: Field "{faults.GHOST_FIELD}" does not exist in model "res.partner.title"')
+        plan = runner.preview(self.env, "view_deactivate", params)
+        self.assertIn(f"Skip: view #{quoting.id} 'self_healing quoting customisation' names"
+                      f" '{faults.GHOST_FIELD}', but the form validates with it alone", plan)
+        self.assertNotRegex(plan, rf"#{healthy.id}\b", "a view not naming the field is no suspect at all")
+        attempt = faults.make_attempt(self.env, "view_deactivate", params)
+        result = runner.run_attempt(attempt)
+        self.assertTrue(result.ok, attempt.outcome)
+        self.assertEqual((view.active, healthy.active, quoting.active), (False, True, True))
+        self.env.ref(PARENT)._check_xml()
+        ok, reason = self.by_field()
+        self.assertFalse(ok, "a healed form offers nothing more to deactivate")
+        self.assertIn("validates fine", reason)
+
+    def test_by_field_refuses_a_module_view(self):
+        quoting = self.env["ir.ui.view"].create({
+            "name": "self_healing quoting customisation", "model": "res.partner.title",
+            "inherit_id": self.env.ref(PARENT).id,
+            "arch": f'<xpath expr="/*" position="inside"><separator string="was {faults.GHOST_FIELD}"/></xpath>'})
+        view = faults.break_inheriting_view(self.env, PARENT, kind="field")
+        self.env["ir.model.data"].create({
+            "module": "self_healing", "name": "chaos_broken_title_form", "model": "ir.ui.view", "res_id": view.id})
+        ok, reason = self.by_field()
+        self.assertFalse(ok)
+        self.assertIn(f"view #{view.id} 'self_healing chaos customisation': it belongs to module self_healing"
+                      " (self_healing.chaos_broken_title_form)", reason)
+        # The customisation that only quotes the field is no culprit: the module's view keeps the form broken.
+        self.assertIn(f"view #{quoting.id} 'self_healing quoting customisation': the form"
+                      f" #{self.env.ref(PARENT).id} still fails without any of #{quoting.id}", reason)
+        self.assertTrue(view.active)
+
+    def test_by_field_refuses_when_nothing_matches(self):
+        faults.break_inheriting_view(self.env, PARENT, kind="field")
+        ok, reason = self.by_field(field="x_never_was")
+        self.assertFalse(ok)
+        self.assertEqual(reason, "no active customised view of res.partner.title names the field 'x_never_was':"
+                                 " nothing safe to deactivate")
+        ok, reason = self.by_field(model="res.partner")
+        self.assertFalse(ok)
+        self.assertIn("no active customised view of res.partner names the field", reason)
+        # A name that is only the beginning of the missing field's name does not count.
+        ok, _reason = self.by_field(field=faults.GHOST_FIELD[:-1])
+        self.assertFalse(ok)
+
+    def test_by_field_needs_both_model_and_field(self):
+        ok, reason = runner.check(self.env, "view_deactivate", {"field": faults.GHOST_FIELD})
+        self.assertFalse(ok)
+        self.assertIn("one of these parameters is required: view_id, view_name, model", reason)
+        ok, reason = runner.check(self.env, "view_deactivate", {"model": "res.partner.title", "field": "x_a')]"})
+        self.assertFalse(ok)
+        self.assertIn("parameter 'field'", reason)

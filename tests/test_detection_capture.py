@@ -19,9 +19,7 @@ from ..detection.sources import CRON_LOGGER
 from ..engine import capture
 from ..engine.signal import Signal
 from ..post_load import post_load
-from .test_detection_common import (
-    SERVER_LEVELS, CommittedState, committed_env, flush_capture, logger_levels, staged_rows,
-)
+from .test_detection_common import committed_env, flush_capture, staged_rows, use_live_capture
 
 LOGGER = logging.getLogger("odoo.addons.detection_capture_probe")
 
@@ -52,12 +50,7 @@ class TestDetectionCapture(unittest.TestCase):
 
     def setUp(self):
         self.dbname = get_db_name()
-        self.state = CommittedState(self.dbname)
-        self.addCleanup(self.state.restore)
-        levels = logger_levels(SERVER_LEVELS)
-        levels.__enter__()
-        self.addCleanup(levels.__exit__, None, None, None)
-        installer.install()
+        use_live_capture(self, self.dbname)
 
     def test_install_is_idempotent_across_hooks_and_registry_hooks(self):
         handler = installer.current()

@@ -115,3 +115,17 @@ class CommittedState:
                 env["ir.config_parameter"].set_param(key, value)
             env.registry.clear_cache()
             installer.apply_database_settings(self.dbname, detection_settings.read(cr))
+
+
+def use_live_capture(case, dbname):
+    """For ``case``: committed rows restored afterwards, the server's log levels, the live capture installed.
+
+    Sets ``case.state`` (the CommittedState).
+    """
+    case.state = CommittedState(dbname)
+    case.addCleanup(case.state.restore)
+    levels = logger_levels(SERVER_LEVELS)
+    levels.__enter__()
+    case.addCleanup(levels.__exit__, None, None, None)
+    # Another test may have detached it; a server process always has it from post_load.
+    installer.install()

@@ -8,10 +8,7 @@ from odoo.sql_db import db_connect
 from odoo.tests import tagged
 from odoo.tests.common import get_db_name
 
-from ..detection import installer
-from .test_detection_common import (
-    SERVER_LEVELS, CommittedState, committed_env, logger_levels, staged_rows, wait_for,
-)
+from .test_detection_common import committed_env, staged_rows, use_live_capture, wait_for
 
 
 @tagged("post_install", "-at_install")
@@ -20,13 +17,7 @@ class TestDetectionCron(unittest.TestCase):
 
     def setUp(self):
         self.dbname = get_db_name()
-        self.state = CommittedState(self.dbname)
-        self.addCleanup(self.state.restore)
-        levels = logger_levels(SERVER_LEVELS)
-        levels.__enter__()
-        self.addCleanup(levels.__exit__, None, None, None)
-        # Another test may have detached it; a server process always has it from post_load.
-        installer.install()
+        use_live_capture(self, self.dbname)
 
     def make_cron(self, name, code):
         with committed_env(self.dbname) as env:

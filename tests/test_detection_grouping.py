@@ -134,11 +134,20 @@ class TestDetectionGrouping(SelfHealingCase):
         incident._set_state("fixing")
         incident._set_state("healed")
 
-        result = self.ingest(fault)
+        # Logged before the healing, delivered after it: history, not a regression.
+        late = self.signal(traceback_of(lambda: self.partners[:2].ensure_one()),
+                           occurred_at=incident.healed_at - timedelta(seconds=2))
+        result = self.ingest(late)
+        self.assertEqual((result.created, result.reopened, result.incidents), (0, 0, incident))
+        self.assertEqual((incident.state, incident.occurrence_count), ("healed", 2))
+
+        again = self.signal(traceback_of(lambda: self.partners[:2].ensure_one()),
+                            occurred_at=incident.healed_at + timedelta(seconds=5))
+        result = self.ingest(again)
         self.assertEqual((result.created, result.reopened, result.incidents), (0, 1, incident))
         self.assertEqual(incident.state, "new")
         self.assertEqual(incident.regression_count, 1)
-        self.assertEqual(incident.occurrence_count, 2)
+        self.assertEqual(incident.occurrence_count, 3)
         note = incident.message_ids.filtered(lambda message: "Regression" in (message.body or ""))[:1]
         self.assertTrue(note, "the reopening is explained in the chatter")
         self.assertIn(f'data-oe-id="{attempt.id}"', note.body)

@@ -2,12 +2,9 @@ import json
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..detection import installer
 from ..engine import fingerprint as fingerprints
 from ..models.detection_grouping import addons_roots, grouping_key
-from .test_detection_common import (
-    SERVER_LEVELS, CommittedState, committed_env, logger_levels, staged_rows, wait_for,
-)
+from .test_detection_common import committed_env, staged_rows, use_live_capture, wait_for
 
 
 @tagged("post_install", "-at_install")
@@ -17,13 +14,7 @@ class TestDetectionLive(HttpCase):
     def setUp(self):
         super().setUp()
         self.dbname = self.env.cr.dbname
-        self.state = CommittedState(self.dbname)
-        self.addCleanup(self.state.restore)
-        levels = logger_levels(SERVER_LEVELS)
-        levels.__enter__()
-        self.addCleanup(levels.__exit__, None, None, None)
-        # Another test may have detached it; a server process always has it from post_load.
-        installer.install()
+        use_live_capture(self, self.dbname)
         self.authenticate("admin", "admin")
         self.partners = self.env["res.partner"].create([{"name": f"Detection partner {i}"} for i in range(4)])
 

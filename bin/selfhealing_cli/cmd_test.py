@@ -9,7 +9,7 @@ from . import pg
 from .odoo_config import write_config
 from .odoo_db import install_addon, loader_complaints
 from .odoo_locate import locate_odoo
-from .paths import PG_DATA, RUN_DIR, addon_link
+from .paths import PG_DATA, RUN_DIR, addon_link, runtime_dir
 from .requirements import ensure_requirements
 from .uninstall_check import check_uninstall
 
@@ -31,7 +31,7 @@ def run(args):
           f"(pgvector {'available' if cluster.has_vector else 'absent: exact search fallback'})", flush=True)
     cluster.drop_database(args.db)
     config = write_config(f"test-{args.db}", odoo, cluster, args.db, http_port=free_http_port())
-    lines = install_addon(odoo, config, args.db, demo=False, log_name="test-install")
+    lines = install_addon(odoo, config, args.db, demo=False, log_name=f"test-install-{args.db}")
     complaints = loader_complaints(lines)
     if complaints:
         print("self-healing: the loader complained about the addon while installing it:", *complaints, sep="\n")
@@ -42,7 +42,7 @@ def run(args):
     env = odoo.environment()
     env["SELF_HEALING_TEST_PG_DSN"] = cluster.dsn(args.db)
     env["SELF_HEALING_TEST_HAS_VECTOR"] = "1" if cluster.has_vector else "0"
-    env.setdefault("XDG_RUNTIME_DIR", str(RUN_DIR))
+    env.setdefault("XDG_RUNTIME_DIR", str(runtime_dir()))
     tests = addon_link() / "tests"
     command = [
         sys.executable, "-m", "pytest", str(tests), "-p", "no:cacheprovider", "-q",

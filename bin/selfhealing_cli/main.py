@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import cmd_bench, cmd_classify, cmd_demo, cmd_import, cmd_readme, cmd_test
+from . import cmd_bench, cmd_chaos, cmd_classify, cmd_demo, cmd_import, cmd_readme, cmd_test
 from .errors import UsageError
 
 COMMANDS = {
@@ -12,6 +12,7 @@ COMMANDS = {
     "classify": (cmd_classify, "classify JSON Lines of error texts from stdin (no database needed)"),
     "readme": (cmd_readme, "render readme/*.md fragments into README.rst"),
     "import-knowledge": (cmd_import, "import solved cases (JSON Lines or CSV) into a database's knowledge base"),
+    "chaos": (cmd_chaos, "inject real faults into a live Odoo and measure detection and healing (--json)"),
     "bench": (cmd_bench, "run the benchmarks and print their figures (--json for one JSON object)"),
 }
 

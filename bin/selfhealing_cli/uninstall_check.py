@@ -16,7 +16,7 @@ def check_uninstall(odoo, config, cluster, dbname):
     cluster.drop_database(copy)
     with contextlib.closing(cluster.connect()) as conn, conn.cursor() as cr:
         cr.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{dbname}"')
-    log_path = LOG_DIR / "test-uninstall.log"
+    log_path = LOG_DIR / f"test-uninstall-{dbname}.log"
     try:
         result = subprocess.run(
             odoo.command("shell", "-c", str(config), "-d", copy, "--no-http", "--load=base,web",

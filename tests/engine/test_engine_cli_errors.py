@@ -98,3 +98,13 @@ def test_database_without_the_addon_is_refused_and_kept():
         with admin.cursor() as cr:
             cr.execute('DROP DATABASE IF EXISTS "sh_cli_no_addon"')
         admin.close()
+
+
+def test_chaos_unknown_scenario():
+    code, _out, err = run("chaos", "--only", "pkey_sequence_drift", "--only", "meteor_strike")
+    assert_one_line_error(code, err, "meteor_strike", "--only", "known: pkey_sequence_drift")
+
+
+def test_chaos_rounds_below_one():
+    code, _out, err = run("chaos", "--rounds", "0")
+    assert_one_line_error(code, err, "--rounds must be 1 or more")

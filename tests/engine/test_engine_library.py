@@ -176,9 +176,17 @@ def test_validation_errors_never_carry_an_autopatch(tmp_path):
 
 
 def test_critical_autopatch_requires_critical_flag(tmp_path):
-    entry = variant(error_class="ACCOUNT_SEQUENCE", autopatch="sequence_number_resync", autopatch_params={})
+    params = {"model": "sale.order", "field": "name", "sequence_code": "sale.order"}
+    entry = variant(error_class="ACCOUNT_SEQUENCE", autopatch="sequence_number_resync", autopatch_params=params)
     message = load_error(tmp_path, {"ACCOUNT_SEQUENCE.json": [entry]})
     assert "GR-TST-001" in message and "must be critical=true" in message
+
+
+def test_autopatch_params_it_requires_must_be_given(tmp_path):
+    entry = variant(error_class="ACCOUNT_SEQUENCE", autopatch="sequence_number_resync", autopatch_params={},
+                    critical=True)
+    message = load_error(tmp_path, {"ACCOUNT_SEQUENCE.json": [entry]})
+    assert "GR-TST-001" in message and "model" in message
 
 
 def test_duplicate_codes_across_files(tmp_path):

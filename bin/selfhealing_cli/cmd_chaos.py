@@ -1,0 +1,180 @@
+"""`self-healing chaos`: inject real faults into a live Odoo and measure how the addon heals them.
+
+A fresh database (self_healing_chaos) gets the addon, is marked for chaos,
+imports the chaos fixture of solved cases and runs with the autopilot on.
+A real Odoo server (threaded, two cron workers) serves it; the command drives
+it over JSON-RPC like a browser would, runs a local SMTP server for the mail
+scenarios, and prints one line per scenario and a summary (median and max).
+"""
+
+import contextlib
+import importlib.util
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+
+from . import pg
+from .chaos_rpc import OdooSession
+from .chaos_run import ChaosDriver, summary
+from .chaos_server import OdooServer
+from .errors import UsageError
+from .odoo_config import free_port, write_config
+from .odoo_db import LOG_DIR, install_addon
+from .odoo_locate import locate_odoo
+from .paths import ADDON_ROOT, PG_DATA, RUN_DIR, addon_link
+
+CHAOS_DB = "self_healing_chaos"
+RESULT_MARK = "SELF_HEALING_CHAOS_SETUP "
+CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from selfhealing_cli import cmd_chaos; sys.exit(cmd_chaos.child_main(sys.argv[2:]))"
+)
+
+
+def add_arguments(parser):
+    parser.add_argument("--json", action="store_true", help="one JSON object per scenario, then a summary object")
+    parser.add_argument("--keep", action="store_true", help=f"keep the {CHAOS_DB} database afterwards")
+    parser.add_argument("--pg", metavar="URI", help="use this PostgreSQL instead of the embedded one")
+    parser.add_argument("--only", metavar="NAME", action="append",
+                        help="run only this scenario (repeat for several)")
+    parser.add_argument("--db", default=CHAOS_DB, help=f"database name (default {CHAOS_DB}; recreated)")
+    parser.add_argument("--rounds", type=int, default=8, help="most rounds per scenario before it counts as failed")
+
+
+def _chaos_module(name):
+    """chaos/<name>.py of the addon, loaded by path: this process does not import Odoo or the addon."""
+    spec = importlib.util.spec_from_file_location(f"self_healing_chaos_{name}", ADDON_ROOT / "chaos" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def local_smtp_class():
+    return _chaos_module("smtp").LocalSMTPServer
+
+
+def check_arguments(args):
+    """Refuse bad input before a database is created for nothing."""
+    known = _chaos_module("names").SCENARIO_NAMES
+    unknown = [name for name in args.only or () if name not in known]
+    if unknown:
+        raise UsageError(f"unknown scenario(s) {', '.join(unknown)} for --only; known: {', '.join(known)}")
+    if args.rounds < 1:
+        raise UsageError(f"--rounds must be 1 or more (got {args.rounds})")
+
+
+def run(args):
+    check_arguments(args)
+    odoo = locate_odoo()
+    cluster = pg.from_uri(args.pg) if args.pg else pg.start_embedded(PG_DATA)
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else \
+        (lambda text: print(text, flush=True))
+    smtp = local_smtp_class()().start()
+    server = None
+    try:
+        config = prepare_database(odoo, cluster, args.db, smtp.port, say)
+        server = OdooServer(odoo, config["path"], args.db, config["port"], LOG_DIR / f"chaos-server-{args.db}.log")
+        say(f"self-healing: starting Odoo on {server.base_url} (threaded, 2 cron workers; log {server.log_path})")
+        server.start()
+        admin = OdooSession(server.base_url, args.db).login("admin", "admin")
+        approver = OdooSession(server.base_url, args.db).login(config["approver_login"], config["approver_password"])
+        catalog = admin.call("self_healing.chaos", "catalog")
+        chosen = select(catalog, args.only)
+        driver = ChaosDriver(admin, approver, smtp, lambda: cluster.connect(args.db), max_rounds=args.rounds,
+                             progress=lambda text: say(f"  {text}"))
+        results = []
+        for scenario in chosen:
+            say(f"self-healing: scenario {scenario['name']}: {scenario['title']}")
+            result = driver.run(scenario)
+            results.append(result)
+            print(json.dumps(result.as_json()) if args.json else result.line(), flush=True)
+        figures = summary(results)
+        print(json.dumps(figures) if args.json else describe(figures), flush=True)
+        return 0 if all(result.outcome != "failed" for result in results) else 1
+    finally:
+        if server is not None:
+            server.stop()
+        smtp.stop()
+        if not args.keep:
+            with contextlib.suppress(Exception):
+                cluster.drop_database(args.db)
+
+
+def select(catalog, only):
+    if not only:
+        return catalog
+    known = {scenario["name"]: scenario for scenario in catalog}
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise UsageError(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[name] for name in only]
+
+
+def prepare_database(odoo, cluster, dbname, smtp_port, say):
+    """Create ``dbname`` with the addon, mark it for chaos and set it up; returns the config facts."""
+    # Per database, so that two runs on one machine (two --db) keep out of each other's way.
+    chaos_addons = RUN_DIR / f"chaos_addons_{dbname}"
+    if chaos_addons.exists():
+        shutil.rmtree(chaos_addons)
+    chaos_addons.mkdir(parents=True)
+    port = free_port()
+    addons_path = ",".join(str(path) for path in [*odoo.addons_paths, addon_link().parent, chaos_addons])
+    config = write_config(f"chaos-{dbname}", odoo, cluster, dbname, http_port=port, extra={
+        "addons_path": addons_path,
+        "max_cron_threads": "2",
+        "workers": "0",
+    })
+    cluster.drop_database(dbname)
+    say(f"self-healing: creating {dbname} with the addon (about a minute)")
+    install_addon(odoo, config, dbname, demo=False, log_name=f"chaos-install-{dbname}")
+    password = secrets.token_urlsafe(12)
+    command = [sys.executable, "-c", CHILD, str(ADDON_ROOT / "bin"), str(config), dbname, str(smtp_port),
+               str(chaos_addons), password]
+    child = subprocess.run(command, env=odoo.environment(), capture_output=True, text=True, check=False)
+    result = next((json.loads(line[len(RESULT_MARK):]) for line in child.stdout.splitlines()
+                   if line.startswith(RESULT_MARK)), None)
+    if result is None:
+        tail = "\n".join((child.stderr or child.stdout).strip().splitlines()[-15:])
+        raise UsageError(f"setting up {dbname} for chaos failed (exit code {child.returncode}):\n{tail}")
+    knowledge = result["knowledge"]
+    say(f"self-healing: {dbname} marked for chaos; knowledge fixture: {knowledge['created']} solved cases imported"
+        + (f", {len(knowledge['errors'])} rejected" if knowledge["errors"] else ""))
+    return {"path": config, "port": port, "approver_login": result["approver_login"], "approver_password": password}
+
+
+def child_main(argv):
+    """In the child: open the new database with Odoo, mark it for chaos and prepare it, commit."""
+    config_path, dbname, smtp_port, addons_path, password = argv
+    import odoo
+    from odoo.modules.registry import Registry
+
+    odoo.tools.config.parse_config(["-c", config_path, "-d", dbname, "--log-level=warn", "--no-http"])
+    registry = Registry(dbname)
+    from odoo.addons.self_healing.chaos import scenarios
+    from odoo.addons.self_healing.wizards import chaos
+
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        # Only this command marks a database for chaos, and only the one it just created.
+        env["ir.config_parameter"].set_param(scenarios.CHAOS_ALLOWED_PARAM, "True")
+        knowledge = env["self_healing.chaos"]._prepare_chaos_database(int(smtp_port), addons_path, password)
+        cr.commit()
+    sys.stdout.write(RESULT_MARK + json.dumps({"knowledge": knowledge, "approver_login": chaos.APPROVER_LOGIN}) + "\n")
+    return 0
+
+
+def describe(figures):
+    outcomes = ", ".join(f"{count} {outcome}" for outcome, count in sorted(figures["outcomes"].items()))
+
+    def pair(key):
+        median, maximum = figures[f"{key}_median"], figures[f"{key}_max"]
+        return "n/a" if median is None else f"median {median:.1f} s, max {maximum:.1f} s"
+
+    return "\n".join([
+        f"summary: {figures['scenarios']} scenarios: {outcomes}",
+        f"  provoked -> detected:           {pair('detected_after_s')}",
+        f"  provoked -> healed (automatic): {pair('healed_after_s')}",
+        f"  detected -> healed (automatic): {pair('detect_to_healed_s')}  (targets: median <= 10 s, max <= 60 s)",
+    ])

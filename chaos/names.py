@@ -1,0 +1,11 @@
+"""The chaos scenarios' names, in run order, readable without Odoo.
+
+The chaos command checks ``--only`` against them before it spends a minute
+creating a database; tests keep them equal to chaos/scenarios.py.
+"""
+
+SCENARIO_NAMES = (
+    "pkey_sequence_drift", "asset_bundle", "view_missing_field", "saved_filter", "missing_column",
+    "cron_deactivated", "mail_stuck", "module_stuck", "manifest_invalid", "serialization_failure",
+    "record_rule", "numbering_sequence",
+)
