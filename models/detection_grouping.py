@@ -13,6 +13,7 @@ from odoo.tools import config
 from ..detection import settings as detection_settings
 from ..detection import sources
 from ..engine import fingerprint as fingerprints
+from ..engine import sql_companions
 from ..engine.signal import Signal
 
 _logger = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ OCCURRENCE_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 INCIDENT_SOURCES = ("log", "ir_logging", "cron", "mail", "performance", "user_report", "manual")
 # Sources whose level says how bad the fault is; the others decide what they report themselves.
 LEVELLED_SOURCES = ("log", "ir_logging")
+MAX_SQL_CHARS = 4000
 
 IngestResult = namedtuple("IngestResult", "incidents created reopened occurrences skipped")
 IngestResult.__doc__ = """What one ingestion did: the incidents it touched (recordset), how many
@@ -88,7 +90,7 @@ class SelfHealingIncident(models.Model):
         """
         settings = detection_settings.read(self.env.cr)
         skipped = Counter()
-        groups = {}
+        prepared_items = []
         for raw in signals:
             try:
                 prepared = self._prepare_signal(raw, settings, skipped)
@@ -97,6 +99,15 @@ class SelfHealingIncident(models.Model):
                 skipped["errors"] += 1
                 continue
             if prepared is not None:
+                prepared_items.append(prepared)
+        companions = sql_companions.pair_with_tracebacks([(item.signal, item.grouping) for item in prepared_items])
+        for line, traceback in companions.items():
+            # The statement is the one thing the traceback lacks: it goes with the traceback's occurrence.
+            prepared_items[traceback].extra["sql"] = prepared_items[line].signal.message[:MAX_SQL_CHARS]
+            skipped["sql_line_of_traceback"] += 1
+        groups = {}
+        for index, prepared in enumerate(prepared_items):
+            if index not in companions:
                 groups.setdefault(prepared.key, []).append(prepared)
         if not groups:
             return IngestResult(self.browse(), 0, 0, 0, dict(skipped))

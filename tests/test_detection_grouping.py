@@ -65,6 +65,35 @@ class TestDetectionGrouping(SelfHealingCase):
         self.assertEqual(incident.occurrence_count, 3)
         self.assertGreater(incident.last_seen, incident.first_seen)
 
+    def test_bad_query_line_goes_with_its_traceback(self):
+        query = "SELECT x_grouping_gone FROM res_partner"
+        error = {}
+
+        def failing_query():
+            with self.env.cr.savepoint(flush=False):
+                try:
+                    self.env.cr.execute(query, log_exceptions=False)
+                except Exception as exc:
+                    error["text"] = str(exc)
+                    raise
+
+        text = traceback_of(failing_query)
+        context = {"request_path": "/web/dataset/call_kw/res.partner/web_search_read", "extra": {"pid": 7}}
+        now = fields.Datetime.now()
+        # What odoo.sql_db logs first, then what the request logs a few milliseconds later.
+        line = self.signal("", logger="odoo.sql_db", message=f"bad query: {query}\nERROR: {error['text']}",
+                           occurred_at=now, **context)
+        result = self.ingest(line, self.signal(text, occurred_at=now + timedelta(milliseconds=5), **context))
+        self.assertEqual((result.created, result.occurrences), (1, 1))
+        self.assertEqual(result.skipped, {"sql_line_of_traceback": 1})
+        self.assertEqual(result.incidents.exception_type, "psycopg2.errors.UndefinedColumn")
+        self.assertTrue(result.incidents.occurrence_ids.traceback)
+        self.assertEqual(result.incidents.occurrence_ids.extra["sql"], line["message"])
+        # Alone (the error was caught, no traceback followed), the line is an incident of its own.
+        alone = self.ingest(dict(line, occurred_at=(now + timedelta(minutes=1)).isoformat()))
+        self.assertEqual((alone.created, alone.occurrences), (1, 1))
+        self.assertNotEqual(alone.incidents, result.incidents)
+
     def test_different_field_is_another_incident(self):
         result = self.ingest(
             self.signal(traceback_of(lambda: self.partners[:1].read(["x_grouping_missing_a"]))),
