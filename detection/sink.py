@@ -19,12 +19,11 @@ from datetime import datetime, timezone
 
 import psycopg2
 import psycopg2.errors
-from psycopg2 import sql
 
 from odoo import sql_db
 
 from . import settings as detection_settings
-from . import staging
+from . import cron_wake, staging, standin
 from .cache import settings_cache
 from .sources import CRON_LOGGER, blocks_scheduler
 
@@ -121,10 +120,10 @@ class StagingSink:
                     return
                 self._insert(cr, signals)
                 if self.standin is not None and any(blocks_scheduler(signal) for signal in signals):
-                    pending_modules = self._pending_modules(cr)
-                if pending_modules:
-                    pass  # the scheduler skips this database: a trigger would only make it say so again
-                elif not all(self._is_processing_failure(signal, state.cron_id) for signal in signals):
+                    pending_modules = standin.pending_modules(cr)
+                # While the scheduler skips this database a trigger would only make it say so again.
+                if not pending_modules and not all(
+                        self._is_processing_failure(signal, state.cron_id) for signal in signals):
                     notify = self._trigger(cr, state, now)
                 self._write_stats(cr, state, now, pending=len(signals))
         except psycopg2.errors.UndefinedTable:
@@ -134,7 +133,7 @@ class StagingSink:
             return
         self._count("staged", len(signals))
         if notify:
-            self._notify_cron_workers(dbname)
+            cron_wake.notify_cron_workers(dbname)
         if pending_modules:
             self._count("standin_requests")
             self.standin.request(dbname, pending_modules)
@@ -172,18 +171,6 @@ class StagingSink:
             cr.execute(query, params, log_exceptions=False)
 
     @staticmethod
-    def _pending_modules(cr):
-        """What makes the scheduler skip the database now: (id, state, row version) of each pending module.
-
-        Empty when nothing is pending any more (the signal is then an old
-        one and the crons run). The row version changes with every write,
-        so a module stuck again after a reset reads as a new state.
-        """
-        cr.execute("SELECT id, state, xmin::text FROM ir_module_module WHERE state LIKE %s ORDER BY id",
-                   ["to %"], log_exceptions=False)
-        return tuple(tuple(row) for row in cr.fetchall())
-
-    @staticmethod
     def _is_processing_failure(signal, cron_id):
         """The processing cron's own failure: triggering it again would only fail again, at once."""
         return (
@@ -206,18 +193,6 @@ class StagingSink:
         state.triggered_at = now
         self._count("triggers")
         return True
-
-    def _notify_cron_workers(self, dbname):
-        # Cron workers LISTEN on the postgres database, as ir.cron._notifydb does.
-        function = os.getenv("ODOO_NOTIFY_FUNCTION", "pg_notify")
-        try:
-            with sql_db.db_connect("postgres").cursor() as cr:
-                cr.execute(
-                    sql.SQL("SELECT {}('cron_trigger', %s)").format(sql.Identifier(function)),
-                    [dbname], log_exceptions=False,
-                )
-        except Exception:  # the trigger row is there; the next poll finds it
-            pass
 
     def _write_stats(self, cr, state, now, pending=0):
         if self.stats_provider is None or now - state.stats_at < self.stats_interval:

@@ -165,10 +165,15 @@ class SchedulerStandin:
 # ---------------------------------------------------------------------- one run
 
 
-def _pending_modules(cr):
-    cr.execute("SELECT name, state FROM ir_module_module WHERE state LIKE %s ORDER BY name", ["to %"],
-               log_exceptions=False)
-    return cr.fetchall()
+def pending_modules(cr):
+    """What makes the scheduler skip the database now: ``(id, name, state, row version)`` of each pending module.
+
+    Empty when nothing is pending. The row version changes with every write,
+    so a module stuck again after a reset reads as a new blocking state.
+    """
+    cr.execute("SELECT id, name, state, xmin::text FROM ir_module_module WHERE state LIKE %s ORDER BY id",
+               ["to %"], log_exceptions=False)
+    return tuple(tuple(row) for row in cr.fetchall())
 
 
 def _lock_job(lock_cr, cron):
@@ -226,6 +231,9 @@ def run_jobs(dbname, signature=None):
     (``LOCK_TIMEOUT``): a stand-in never hangs on a row somebody holds.
     """
     thread = threading.current_thread()
+    # As in a cron worker: what the jobs log is captured for this database.
+    previous_dbname = getattr(thread, "dbname", None)
+    thread.dbname = dbname
     started = time.monotonic()
     db = sql_db.db_connect(dbname)
     lock_cr = db.cursor()
@@ -239,7 +247,7 @@ def run_jobs(dbname, signature=None):
             cr.execute("SET lock_timeout = %s", [LOCK_TIMEOUT], log_exceptions=False)
             cr.commit()
             env = api.Environment(cr, SUPERUSER_ID, {})
-            pending = _pending_modules(cr)
+            pending = pending_modules(cr)
             if not pending:
                 # Nothing blocks the scheduler any more: the processing job runs there as usual.
                 processing = env.ref(PROCESSING_JOB, raise_if_not_found=False)
@@ -256,7 +264,8 @@ def run_jobs(dbname, signature=None):
         _logger.info(
             "Self-Healing stood in for the scheduler of %s (pending: %s): processing job: %s signal(s), "
             "healing job: %s incident(s), in %.2f s", dbname,
-            ", ".join(f"{name} {state}" for name, state in pending), outcome["processed"], outcome["healed"],
+            ", ".join(f"{name} {state}" for _id, name, state, _version in pending),
+            outcome["processed"], outcome["healed"],
             time.monotonic() - started,
         )
         return outcome
@@ -270,8 +279,10 @@ def run_jobs(dbname, signature=None):
             cr.close()
             lock_cr.rollback()
             lock_cr.close()
-            if getattr(thread, "dbname", None) is not None:
+            if previous_dbname is None:
                 del thread.dbname
+            else:
+                thread.dbname = previous_dbname
 
 
 scheduler_standin = SchedulerStandin()

@@ -12,13 +12,12 @@ from datetime import timedelta
 
 import psycopg2.errors
 
-from odoo import _, api, fields, models, release, sql_db
-from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
-from odoo.tools import SQL
+from odoo import _, api, fields, models, release
 
 from .. import autopatches
 from ..autopatches import runner, transient_watch
 from ..autopatches.errors import AutoPatchError
+from ..detection import cron_wake
 from ..engine import confidence as confidence_engine
 from ..engine import llm as llm_engine
 from ..engine import policy as policy_engine
@@ -36,27 +35,6 @@ SHIPPED_PATCH_PRIOR = 0.9
 # quiet window means it keeps coming, and a human is told.
 TRANSIENT_ALERT_OCCURRENCES = 10
 WATCH_PATCH = "transient_watch"
-
-
-def _wake_cron_workers_at(dbname, when):
-    """Notify the cron workers at ``when`` (naive UTC), in a timer thread of this process.
-
-    A trigger in the future is only found when a cron worker next polls, up to a
-    minute later; a watched fault's quiet window is meant to end on time. If this
-    process stops first, that poll still finds the trigger.
-    """
-
-    def notify():
-        try:
-            with sql_db.db_connect("postgres").cursor() as cr:
-                cr.execute(SQL("SELECT %s('cron_trigger', %s)", SQL.identifier(ODOO_NOTIFY_FUNCTION), dbname))
-        except Exception:  # noqa: BLE001 - the trigger row stays; the next poll runs it
-            _logger.debug("could not notify the cron workers of %s", dbname, exc_info=True)
-
-    delay = max((when - fields.Datetime.now()).total_seconds(), 0.0)
-    timer = threading.Timer(delay, notify)
-    timer.daemon = True
-    timer.start()
 
 
 class SelfHealingIncidentHealing(models.Model):
@@ -98,8 +76,8 @@ class SelfHealingIncidentHealing(models.Model):
     def _watch_transient_incidents(self):
         """Heal watched concurrency faults that went quiet; escalate those that keep coming."""
         watching = self.env["self_healing.fix.attempt"]._resolve_transient_incidents()["watching"]
-        still_watching = watching.filtered(lambda record: record.state != "escalated")
-        for incident in still_watching:
+        window_ends = []
+        for incident in watching.filtered(lambda record: record.state != "escalated"):
             window = transient_watch.watch_window(self.env, incident)
             recent = self.env["self_healing.occurrence"].sudo().search_count([
                 ("incident_id", "=", incident.id),
@@ -110,17 +88,17 @@ class SelfHealingIncidentHealing(models.Model):
                     "%(count)s occurrences in %(window)s: this concurrency fault keeps coming and "
                     "needs a look (long transactions, a cron overlapping with users?).",
                     count=recent, window=transient_watch.describe(window)))
-        self._schedule_quiet_check(still_watching.filtered(lambda record: record.state != "escalated"))
+            else:
+                window_ends.append(incident.last_seen + window)
+        if window_ends:
+            self._schedule_quiet_check(min(window_ends))
 
     @api.model
-    def _schedule_quiet_check(self, incidents):
-        """Run the healing cron when the first watched incident's window ends, not at its next interval."""
-        if not incidents:
-            return
+    def _schedule_quiet_check(self, window_end):
+        """Run the healing cron when a watched incident's window ends, not at the cron's next interval."""
         now = fields.Datetime.now()
         # A second after the window ends, so that the run finds it over.
-        due = max(min(transient_watch.quiet_since(self.env, incident) for incident in incidents), now) \
-            + timedelta(seconds=1)
+        due = max(window_end, now) + timedelta(seconds=1)
         cron = self.env.ref("self_healing.ir_cron_heal_incidents").sudo()
         # One pending trigger is enough: this runs after every healing pass.
         self.env.cr.execute(
@@ -128,9 +106,10 @@ class SelfHealingIncidentHealing(models.Model):
             [cron.id, now, due])
         if not self.env.cr.fetchone():
             cron._trigger(at=due)
+            # Odoo only notifies the workers for a trigger due now; this one would wait for their next poll.
             if not getattr(threading.current_thread(), "testing", False):
                 dbname = self.env.cr.dbname
-                self.env.cr.postcommit.add(lambda: _wake_cron_workers_at(dbname, due))
+                self.env.cr.postcommit.add(lambda: cron_wake.notify_cron_workers_at(dbname, due))
 
     def _lock_for_healing(self):
         """Lock this incident row; False when another worker holds it."""
@@ -314,7 +293,7 @@ class SelfHealingIncidentHealing(models.Model):
         guardrail = attempt.guardrail_id
         if result.ok and attempt.autopatch_code == WATCH_PATCH:
             self.message_post(body=_("Transient fault, watched: %s", result.detail))
-            self._schedule_quiet_check(self)
+            self._schedule_quiet_check(transient_watch.quiet_since(self.env, self))
             return "watching"
         if result.ok:
             if guardrail:

@@ -231,7 +231,7 @@ class TestStandinRuns(TransactionCase):
         self._unstick(scenarios.get("module_stuck"))
         sink = StagingSink(standin=self.stand_in)
         with committed_env(self.dbname) as env:
-            self.assertFalse(sink._pending_modules(env.cr))
+            self.assertFalse(standin.pending_modules(env.cr))
         sink(self.dbname, [Signal(source="log", level="WARNING", logger=CRON_LOGGER,
                                   message=SCHEDULER_BLOCKED_FORMAT % self.dbname, dbname=self.dbname).to_dict()])
         self.assertEqual((sink.stats()["staged"], sink.stats()["standin_requests"]), (1, 0))
