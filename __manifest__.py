@@ -5,6 +5,8 @@
     "category": "Productivity/Self-Healing",
     "website": "https://github.com/self-healing/self_healing",
     "author": "self_healing developers",
+    "maintainers": ["self-healing"],
+    "development_status": "Beta",
     "license": "LGPL-3",
     "depends": ["base", "mail", "web"],
     "external_dependencies": {"python": ["numpy"]},
@@ -31,7 +33,6 @@
         "data/ir_cron_knowledge.xml",
         "wizards/knowledge_import_views.xml",
         "wizards/record_fix_views.xml",
-        "wizards/chaos_views.xml",
     ],
     "demo": ["demo/self_healing_demo.xml"],
     "assets": {

@@ -9,7 +9,7 @@ import contextlib
 import os
 from fnmatch import fnmatchcase
 
-from ..engine import patch_params
+from ..engine.patching import params as patch_params
 from .errors import NotApplicable
 
 _REGISTRY = {}

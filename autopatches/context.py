@@ -14,7 +14,7 @@ import stat
 
 from odoo.tools import SQL
 
-from ..engine import patch_params
+from ..engine.patching import params as patch_params
 from . import journal
 from .errors import IrreversibleWrite, ScopeViolation
 

@@ -1,6 +1,6 @@
 """Find stored domains (filters, rules, actions) that name a field their model lacks."""
 
-from ..engine import domain_refs
+from ..engine.patching import domain_refs
 
 
 def path_checker(env, model_name):

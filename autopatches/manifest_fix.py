@@ -14,7 +14,7 @@ import odoo.addons
 from odoo import release
 from odoo.modules import module as odoo_module
 
-from ..engine import manifest_text
+from ..engine.patching import manifest_text
 from .base import AutoPatch, register
 
 MANIFEST = "__manifest__.py"

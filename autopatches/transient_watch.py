@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from odoo import fields
 
-from ..engine import lifecycle
+from ..engine.decide import lifecycle
 from .base import AutoPatch, register
 
 WINDOW_PARAM = "self_healing.transient_window_seconds"

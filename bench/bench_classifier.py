@@ -11,8 +11,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from engine.classifier import UNKNOWN, Classifier
-from engine.library import load_library
+from engine.match.classifier import UNKNOWN, Classifier
+from engine.library.guardrails import load_library
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "classifier_corpus.jsonl"
 # Written by someone who saw neither the rules nor the corpus above, after the rules were tuned

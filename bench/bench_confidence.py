@@ -13,7 +13,7 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
-from engine.confidence import ConfidenceInputs, compute_confidence
+from engine.decide.confidence import ConfidenceInputs, compute_confidence
 
 TRUE_RATES = (0.5, 0.8, 0.95, 0.99)
 CHECKPOINTS = (10, 50, 100, 1000)

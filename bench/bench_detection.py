@@ -27,7 +27,9 @@ import threading
 import time
 from pathlib import Path
 
-from engine import capture, fingerprint
+from engine.detect import fingerprint
+
+from .common import addon_module
 
 FRAME_COUNT = 30
 BURST_RECORDS = 10000
@@ -223,7 +225,7 @@ def _capture_cost(ctx, cluster, dbname, exc_info):
         raise RuntimeError(f"PostgreSQLHandler wrote {logdb_rows} rows for {logdb_count} records")
 
     sink = TableSink(cluster, dbname)
-    handler = capture.BufferedCaptureHandler(sink, capacity=capture_count * 3)
+    handler = addon_module("detection.capture").BufferedCaptureHandler(sink, capacity=capture_count * 3)
     try:
         _time_handler(handler, _records(logger, exc_info, 20, True))  # starts the flusher thread
         handler.flush(timeout=30)
@@ -271,7 +273,7 @@ def _capture_cost(ctx, cluster, dbname, exc_info):
 
 def _burst_once(cluster, dbname, exc_info, capacity):
     sink = TableSink(cluster, dbname)
-    handler = capture.BufferedCaptureHandler(sink, capacity=capacity, batch_size=500, flush_interval=0.2)
+    handler = addon_module("detection.capture").BufferedCaptureHandler(sink, capacity=capacity, batch_size=500, flush_interval=0.2)
     logger = _private_logger(f"bench.detection.burst.{capacity}")
     logger.addHandler(handler)
     per_thread = BURST_RECORDS // BURST_THREADS

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy
 
 try:
-    from engine import vector_store
+    from engine.similar import vector_store
 except ImportError:  # imported from outside the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from engine import vector_store
+    from engine.similar import vector_store
 
 DIMENSION = 384
 K = 5

@@ -40,3 +40,20 @@ class BenchContext:
                 self._cluster.drop_database(dbname)
             except Exception:  # best effort clean-up; the figures are already printed
                 pass
+
+
+def addon_module(dotted):
+    """Import ``odoo.addons.self_healing.<dotted>``: the one name under which Odoo loads the addon.
+
+    Process-level code (the capture handler) belongs to the addon, not to the
+    engine; importing it under Odoo's name keeps a single copy of its state.
+    """
+    import importlib
+
+    import odoo.addons
+    from selfhealing_cli.paths import addon_link
+
+    addons_dir = str(addon_link().parent)
+    if addons_dir not in odoo.addons.__path__:
+        odoo.addons.__path__.append(addons_dir)
+    return importlib.import_module(f"odoo.addons.self_healing.{dotted}")

@@ -8,7 +8,7 @@ import logging
 import re
 import threading
 
-from ..engine import capture
+from . import capture
 from .cache import settings_cache
 from .sources import CRON_DONE_FORMAT, always_captured_record
 

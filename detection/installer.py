@@ -10,7 +10,7 @@ handler per process whatever the number of databases, workers or reloads.
 import logging
 import os
 
-from ..engine import capture
+from . import capture
 from .cache import settings_cache
 from .filters import DatabaseLevelFilter, SlowRecordForwarder
 from .sink import StagingSink

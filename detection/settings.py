@@ -8,7 +8,7 @@ defaults and parsing live in one place.
 import logging
 from dataclasses import dataclass
 
-from ..engine.fingerprint import DEFAULT_BUSINESS_EXCEPTIONS
+from ..engine.detect.fingerprint import DEFAULT_BUSINESS_EXCEPTIONS
 
 PREFIX = "self_healing."
 LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,

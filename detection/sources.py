@@ -13,7 +13,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from ..engine import access_log
+from ..engine.detect import access_log
 
 CRON_LOGGER = "odoo.addons.base.models.ir_cron"
 MAIL_LOGGER = "odoo.addons.mail.models.mail_mail"

@@ -8,7 +8,7 @@ character would otherwise fail the whole batch.
 
 import json
 
-from ..engine.signal import as_utc
+from ..engine.detect.signal import as_utc
 
 TABLE = "self_healing_signal"
 COLUMNS = ("source", "level", "logger", "message", "traceback", "dbname", "uid", "request_path",

@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 
-from ..engine import metrics
+from ..engine.learn import metrics
 
 ALERT_LIMIT = 6
 

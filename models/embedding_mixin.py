@@ -2,8 +2,8 @@ import logging
 
 from odoo import api, fields, models
 
-from ..engine import embed as embed_engine
-from ..engine import vector_store
+from ..engine.similar import embed as embed_engine
+from ..engine.similar import vector_store
 
 _logger = logging.getLogger(__name__)
 

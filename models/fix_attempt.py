@@ -3,7 +3,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..autopatches import runner, transient_watch
 from ..autopatches.errors import AttemptBusy, NotRunnable, RollbackRefused
-from ..engine import lifecycle
+from ..engine.decide import lifecycle
 
 APPROVER_GROUP = "self_healing.group_self_healing_approver"
 MANAGER_GROUP = "self_healing.group_self_healing_manager"

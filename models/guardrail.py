@@ -6,9 +6,9 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..engine import classifier as classifier_engine
-from ..engine import error_classes
-from ..engine import library as library_engine
+from ..engine.match import classifier as classifier_engine
+from ..engine.library import error_classes
+from ..engine.library import guardrails as library_engine
 
 _logger = logging.getLogger(__name__)
 

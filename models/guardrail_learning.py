@@ -1,6 +1,6 @@
 from odoo import _, fields, models
 
-from ..engine import confidence as confidence_engine
+from ..engine.decide import confidence as confidence_engine
 
 
 class SelfHealingGuardrailLearning(models.Model):

@@ -2,7 +2,7 @@ import hashlib
 
 from odoo import api, fields, models
 
-from ..engine.classifier import literal_pieces
+from ..engine.match.classifier import literal_pieces
 
 
 def guardrail_text(guardrail):

@@ -1,7 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..engine import error_classes, lifecycle
+from ..engine.library import error_classes
+from ..engine.decide import lifecycle
 
 SEVERITIES = [("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical")]
 
@@ -33,7 +34,6 @@ class SelfHealingIncident(models.Model):
             ("performance", "Performance"),
             ("user_report", "User Report"),
             ("manual", "Manual"),
-            ("chaos", "Chaos Scenario"),
         ],
         default="manual", required=True, index=True,
     )

@@ -18,9 +18,9 @@ from .. import autopatches
 from ..autopatches import runner, transient_watch
 from ..autopatches.errors import AutoPatchError
 from ..detection import cron_wake
-from ..engine import confidence as confidence_engine
-from ..engine import llm as llm_engine
-from ..engine import policy as policy_engine
+from ..engine.decide import confidence as confidence_engine
+from ..engine.llm import client as llm_engine
+from ..engine.decide import policy as policy_engine
 
 _logger = logging.getLogger(__name__)
 

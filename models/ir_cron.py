@@ -3,7 +3,7 @@ import logging
 
 from odoo import api, fields, models
 
-from ..engine.signal import Signal
+from ..engine.detect.signal import Signal
 
 _logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..engine import error_classes
+from ..engine.library import error_classes
 from .embedding_mixin import BATCH_SIZE
 
 SOURCES = [

@@ -2,7 +2,7 @@ import logging
 
 from odoo import api, models
 
-from ..engine import knowledge_import
+from ..engine.library import knowledge_import
 
 _logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@ import logging
 
 from odoo import models
 
-from ..engine.signal import Signal
+from ..engine.detect.signal import Signal
 
 _logger = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@ from dataclasses import dataclass, field
 
 from odoo import _, api, models
 
-from ..engine import embed as embed_engine
-from ..engine import matching
-from ..engine.error_classes import UNKNOWN
+from ..engine.similar import embed as embed_engine
+from ..engine.match import matching
+from ..engine.library.error_classes import UNKNOWN
 
 _logger = logging.getLogger(__name__)
 

@@ -30,5 +30,3 @@ from . import test_detection_standin
 from . import test_knowledge_import
 from . import test_knowledge_record_fix
 from . import test_knowledge_forum
-from . import test_chaos_wizard
-from . import test_chaos_scenarios

@@ -7,7 +7,7 @@ import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ..engine import embed
+from ..engine.similar import embed
 from .common import SelfHealingCase
 
 HAS_VECTOR = os.environ.get("SELF_HEALING_TEST_HAS_VECTOR")

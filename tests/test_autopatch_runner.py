@@ -10,7 +10,7 @@ from odoo.tools import mute_logger
 from ..autopatches import base, runner
 from ..autopatches.base import AutoPatch
 from ..autopatches.errors import AttemptBusy, NotApplicable, NotRunnable, RollbackRefused
-from ..engine import library
+from ..engine.library import guardrails as library
 from . import autopatch_faults as faults
 from .common import SelfHealingCase
 

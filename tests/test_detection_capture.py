@@ -16,8 +16,8 @@ from ..detection import installer
 from ..detection.filters import SlowRecordForwarder
 from ..detection.sink import StagingSink
 from ..detection.sources import CRON_LOGGER
-from ..engine import capture
-from ..engine.signal import Signal
+from ..detection import capture
+from ..engine.detect.signal import Signal
 from ..post_load import post_load
 from .test_detection_common import committed_env, flush_capture, staged_rows, use_live_capture
 

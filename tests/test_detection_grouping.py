@@ -6,8 +6,8 @@ from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from ..engine.signal import Signal
-from ..models.ir_logging_scan import WATERMARK_PARAM
+from ..engine.detect.signal import Signal
+from ..models.ir_logging import WATERMARK_PARAM
 from .common import SelfHealingCase
 
 # The smallest valid PNG: a screenshot as far as the wizard is concerned.

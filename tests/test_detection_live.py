@@ -2,8 +2,8 @@ import json
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..engine import fingerprint as fingerprints
-from ..models.detection_grouping import addons_roots, grouping_key
+from ..engine.detect import fingerprint as fingerprints
+from ..models.incident_grouping import addons_roots, grouping_key
 from .test_detection_common import committed_env, staged_rows, use_live_capture, wait_for
 
 

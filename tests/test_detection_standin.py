@@ -13,15 +13,23 @@ import time
 
 from odoo.tests import BaseCase, TransactionCase, tagged
 
-from ..chaos import scenarios
+from odoo.addons.self_healing_chaos import faults
 from ..detection import installer, sources, standin
 from ..detection.filters import DatabaseLevelFilter
 from ..detection import settings as detection_settings
 from ..detection.sink import StagingSink
 from ..detection.sources import CRON_LOGGER, SCHEDULER_BLOCKED_FORMAT
-from ..engine.signal import Signal
+from ..engine.detect.signal import Signal
 from .test_detection_common import committed_env, flush_capture, use_live_capture
 
+
+
+def stick_a_module(env):
+    """An uninstalled module left 'to install' two hours ago, as an interrupted install leaves it."""
+    module = env["ir.module.module"].search([("state", "=", "uninstalled"), ("name", "=like", "base\\_%")],
+                                            order="name", limit=1)
+    faults.stick_module(env, module.name, "to install", minutes_ago=120)
+    return {"module": module.name, "cron_id": env.ref("self_healing.ir_cron_occurrence_retention").id}
 
 class FakeClock:
     def __init__(self):
@@ -162,21 +170,21 @@ class TestStandinRuns(TransactionCase):
         self.stand_in = standin.SchedulerStandin(interval=self.INTERVAL, run=self.recorded_run)
         previous, sink.standin = sink.standin, self.stand_in
         self.addCleanup(setattr, sink, "standin", previous)
-        scenario = scenarios.get("module_stuck")
         with committed_env(self.dbname) as env:
             self.assertEqual(detection_settings.read(env.cr).capture_level, logging.ERROR)
-            self.facts = scenario.inject(env, scenarios.RoundContext())
+            self.facts = stick_a_module(env)
             self.processing_cron = env.ref("self_healing.ir_cron_process_signals").id
-        self.addCleanup(self._unstick, scenario)
+        self.addCleanup(self._unstick)
         self.addCleanup(self.stand_in.wait_idle, self.dbname, 120)
 
     def recorded_run(self, dbname, signature):
         self.run_starts.append(time.monotonic())
         return standin.run_jobs(dbname, signature)
 
-    def _unstick(self, scenario):
+    def _unstick(self):
         with committed_env(self.dbname) as env:
-            scenario.cleanup(env, self.facts)
+            env["ir.module.module"].search([("name", "=", self.facts["module"]), ("state", "=", "to install")]).write(
+                {"state": "uninstalled"})
 
     def run_scheduler(self):
         """One pass of Odoo's scheduler over the test database, with a job due (a committed trigger)."""
@@ -228,7 +236,7 @@ class TestStandinRuns(TransactionCase):
 
     def test_old_warning_after_the_reset_goes_to_the_processing_cron(self):
         # Modules reset between the warning and the sink's check: the scheduler runs again, so no stand-in.
-        self._unstick(scenarios.get("module_stuck"))
+        self._unstick()
         sink = StagingSink(standin=self.stand_in)
         with committed_env(self.dbname) as env:
             self.assertFalse(standin.pending_modules(env.cr))

@@ -1,7 +1,7 @@
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
-from ..engine import library as library_engine
+from ..engine.library import guardrails as library_engine
 from .common import SelfHealingCase
 
 

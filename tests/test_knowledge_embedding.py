@@ -5,7 +5,7 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from ..engine import vector_store
+from ..engine.similar import vector_store
 from ..models.embedding_mixin import COLUMN
 from .knowledge_common import FAULTS, HAS_VECTOR, FakeOpenAIEmbeddings, KnowledgeCase
 

@@ -5,7 +5,7 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from ..engine.error_classes import UNKNOWN
+from ..engine.library.error_classes import UNKNOWN
 from .knowledge_common import FAULTS, FakeOpenAIEmbeddings, KnowledgeCase
 
 # Look-alike pairs: (text, guardrail code, class) each, from the faults' Odoo 18 wording.

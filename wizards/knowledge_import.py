@@ -3,7 +3,7 @@ import base64
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
-from ..engine import knowledge_import
+from ..engine.library import knowledge_import
 
 
 class SelfHealingKnowledgeImport(models.TransientModel):

@@ -2,8 +2,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.release import series as odoo_series
 
-from ..engine import error_classes, guardrail_candidate
-from ..engine.error_classes import UNKNOWN
+from ..engine.library import error_classes
+from ..engine.learn import guardrail_candidate
+from ..engine.library.error_classes import UNKNOWN
 
 
 class SelfHealingRecordFix(models.TransientModel):

@@ -7,7 +7,7 @@ from markupsafe import Markup
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
-from ..engine.signal import Signal
+from ..engine.detect.signal import Signal
 
 TITLE_CHARS = 80
 

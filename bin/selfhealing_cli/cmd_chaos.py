@@ -23,7 +23,7 @@ from .errors import UsageError
 from .odoo_config import free_port, write_config
 from .odoo_db import LOG_DIR, install_addon
 from .odoo_locate import locate_odoo
-from .paths import ADDON_ROOT, PG_DATA, RUN_DIR, addon_link
+from .paths import ADDON_ROOT, CHAOS_ADDON, PG_DATA, RUN_DIR, addon_link, dev_addons_link
 
 CHAOS_DB = "self_healing_chaos"
 RESULT_MARK = "SELF_HEALING_CHAOS_SETUP "
@@ -43,21 +43,21 @@ def add_arguments(parser):
     parser.add_argument("--rounds", type=int, default=8, help="most rounds per scenario before it counts as failed")
 
 
-def _chaos_module(name):
-    """chaos/<name>.py of the addon, loaded by path: this process does not import Odoo or the addon."""
-    spec = importlib.util.spec_from_file_location(f"self_healing_chaos_{name}", ADDON_ROOT / "chaos" / f"{name}.py")
+def _load_by_path(name, path):
+    """A plain-Python file of the addons, loaded by path: this process does not import Odoo or the addon."""
+    spec = importlib.util.spec_from_file_location(f"self_healing_cli_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def local_smtp_class():
-    return _chaos_module("smtp").LocalSMTPServer
+    return _load_by_path("smtp", CHAOS_ADDON / "smtp.py").LocalSMTPServer
 
 
 def check_arguments(args):
     """Refuse bad input before a database is created for nothing."""
-    known = _chaos_module("names").SCENARIO_NAMES
+    known = _load_by_path("names", CHAOS_ADDON / "names.py").SCENARIO_NAMES
     unknown = [name for name in args.only or () if name not in known]
     if unknown:
         raise UsageError(f"unknown scenario(s) {', '.join(unknown)} for --only; known: {', '.join(known)}")
@@ -103,7 +103,7 @@ def run(args):
 
 
 def select(catalog, only):
-    """The scenarios of ``--only`` (checked against chaos/names.py already), in the order asked."""
+    """The scenarios of ``--only`` (checked against the chaos addon's names.py already), in the order asked."""
     if not only:
         return catalog
     known = {scenario["name"]: scenario for scenario in catalog}
@@ -118,7 +118,7 @@ def prepare_database(odoo, cluster, dbname, smtp_port, say):
         shutil.rmtree(chaos_addons)
     chaos_addons.mkdir(parents=True)
     port = free_port()
-    addons_path = ",".join(str(path) for path in [*odoo.addons_paths, addon_link().parent, chaos_addons])
+    addons_path = ",".join(str(path) for path in [*odoo.addons_paths, addon_link().parent, dev_addons_link().parent, chaos_addons])
     config = write_config(f"chaos-{dbname}", odoo, cluster, dbname, http_port=port, extra={
         "addons_path": addons_path,
         "max_cron_threads": "2",
@@ -126,7 +126,8 @@ def prepare_database(odoo, cluster, dbname, smtp_port, say):
     })
     cluster.drop_database(dbname)
     say(f"self-healing: creating {dbname} with the addon (about a minute)")
-    install_addon(odoo, config, dbname, demo=False, log_name=f"chaos-install-{dbname}")
+    install_addon(odoo, config, dbname, demo=False, log_name=f"chaos-install-{dbname}",
+                  modules=("self_healing", CHAOS_ADDON.name))
     password = secrets.token_urlsafe(12)
     command = [sys.executable, "-c", CHILD, str(ADDON_ROOT / "bin"), str(config), dbname, str(smtp_port),
                str(chaos_addons), password]
@@ -150,8 +151,8 @@ def child_main(argv):
 
     odoo.tools.config.parse_config(["-c", config_path, "-d", dbname, "--log-level=warn", "--no-http"])
     registry = Registry(dbname)
-    from odoo.addons.self_healing.chaos import scenarios
-    from odoo.addons.self_healing.wizards import chaos
+    from odoo.addons.self_healing_chaos import scenarios
+    from odoo.addons.self_healing_chaos.wizards import chaos
 
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})

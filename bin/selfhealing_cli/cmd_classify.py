@@ -16,6 +16,6 @@ def add_arguments(parser):
 def run(args):
     if str(ADDON_ROOT) not in sys.path:
         sys.path.insert(0, str(ADDON_ROOT))
-    from engine import classify_cli
+    from . import classify_io
 
-    return classify_cli.main(args.classify_args)
+    return classify_io.main(args.classify_args)

@@ -87,7 +87,7 @@ def child_main(argv):
     odoo.tools.config.parse_config(["-c", config_path, "-d", dbname, "--log-level=warn", "--no-http"])
     content = Path(file_path).read_bytes()
     registry = Registry(dbname)
-    from odoo.addons.self_healing.engine import knowledge_import
+    from odoo.addons.self_healing.engine.library import knowledge_import
 
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})

@@ -9,7 +9,7 @@ from . import pg
 from .odoo_config import write_config
 from .odoo_db import install_addon, loader_complaints
 from .odoo_locate import locate_odoo
-from .paths import PG_DATA, RUN_DIR, addon_link, runtime_dir
+from .paths import CHAOS_ADDON, PG_DATA, RUN_DIR, addon_link, dev_addons_link, runtime_dir
 from .requirements import ensure_requirements
 from .uninstall_check import check_uninstall
 
@@ -30,8 +30,10 @@ def run(args):
     print(f"self-healing: Odoo {odoo.version} from {odoo.root}; PostgreSQL at {cluster.host}:{cluster.port} "
           f"(pgvector {'available' if cluster.has_vector else 'absent: exact search fallback'})", flush=True)
     cluster.drop_database(args.db)
-    config = write_config(f"test-{args.db}", odoo, cluster, args.db, http_port=free_http_port())
-    lines = install_addon(odoo, config, args.db, demo=False, log_name=f"test-install-{args.db}")
+    config = write_config(f"test-{args.db}", odoo, cluster, args.db, http_port=free_http_port(), dev_addons=True)
+    # The chaos addon's tests run here too; the uninstall check removes both (it depends on self_healing).
+    lines = install_addon(odoo, config, args.db, demo=False, log_name=f"test-install-{args.db}",
+                          modules=("self_healing", CHAOS_ADDON.name))
     complaints = loader_complaints(lines)
     if complaints:
         print("self-healing: the loader complained about the addon while installing it:", *complaints, sep="\n")
@@ -43,9 +45,11 @@ def run(args):
     env["SELF_HEALING_TEST_PG_DSN"] = cluster.dsn(args.db)
     env["SELF_HEALING_TEST_HAS_VECTOR"] = "1" if cluster.has_vector else "0"
     env.setdefault("XDG_RUNTIME_DIR", str(runtime_dir()))
-    tests = addon_link() / "tests"
+    link = addon_link()
+    # The chaos tests first: they expect a database no other test has committed incidents to.
+    tests = [dev_addons_link() / "tests", link / "tests"]
     command = [
-        sys.executable, "-m", "pytest", str(tests), "-p", "no:cacheprovider", "-q",
+        sys.executable, "-m", "pytest", *map(str, tests), "-p", "no:cacheprovider", "-q",
         f"--odoo-config={config}", f"--odoo-database={args.db}", "--odoo-http",
         *args.pytest_args,
     ]

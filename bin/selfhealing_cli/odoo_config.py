@@ -4,14 +4,14 @@ import configparser
 import socket
 
 from .errors import UsageError
-from .paths import RUN_DIR, addon_link
+from .paths import RUN_DIR, addon_link, dev_addons_link
 
 
-def write_config(name, odoo, cluster, dbname, http_port=8069, extra=None):
-    """Write ``.run/<name>.conf`` and return its path."""
+def write_config(name, odoo, cluster, dbname, http_port=8069, extra=None, dev_addons=False):
+    """Write ``.run/<name>.conf`` and return its path; ``dev_addons`` adds the chaos addon's folder."""
     link = addon_link()
     options = {
-        "addons_path": ",".join(str(path) for path in [*odoo.addons_paths, link.parent]),
+        "addons_path": ",".join(str(path) for path in [*odoo.addons_paths, link.parent, *([dev_addons_link().parent] if dev_addons else [])]),
         "data_dir": str(RUN_DIR / "data"),
         "db_host": cluster.host,
         "db_port": str(cluster.port),

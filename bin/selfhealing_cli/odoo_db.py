@@ -20,11 +20,11 @@ def addon_state(cluster, dbname):
         return row[0] if row else None
 
 
-def install_addon(odoo, config, dbname, demo, log_name):
-    """Install self_healing (and what it needs) in ``dbname``; return the loader's log lines."""
+def install_addon(odoo, config, dbname, demo, log_name, modules=("self_healing",)):
+    """Install ``modules`` (and what they need) in ``dbname``; return the loader's log lines."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = LOG_DIR / f"{log_name}.log"
-    args = ["server", "-c", str(config), "-d", dbname, "-i", "self_healing", "--stop-after-init",
+    args = ["server", "-c", str(config), "-d", dbname, "-i", ",".join(modules), "--stop-after-init",
             "--no-http", f"--logfile={log_path}", "--log-level=info"]
     if not demo:
         args.append("--without-demo=all")
@@ -34,7 +34,7 @@ def install_addon(odoo, config, dbname, demo, log_name):
     lines = log_path.read_text(errors="replace").splitlines() if log_path.exists() else []
     if result.returncode != 0 or addon_failed(lines):
         tail = "\n".join(lines[-40:])
-        raise UsageError(f"installing self_healing in {dbname} failed; see {log_path}\n{tail}")
+        raise UsageError(f"installing {', '.join(modules)} in {dbname} failed; see {log_path}\n{tail}")
     return lines
 
 

@@ -6,6 +6,9 @@ ADDON_ROOT = Path(__file__).resolve().parents[2]
 RUN_DIR = ADDON_ROOT / ".run"
 PG_DATA = RUN_DIR / "pgdata"
 ADDONS_LINK_DIR = RUN_DIR / "addons"
+# Addons for development only (never on a production addons path): the chaos addon.
+DEV_ADDONS = ADDON_ROOT / "dev_addons"
+CHAOS_ADDON = DEV_ADDONS / "self_healing_chaos"
 
 
 def addon_link():
@@ -20,6 +23,23 @@ def addon_link():
         link.unlink()
     if not link.exists():
         link.symlink_to(ADDON_ROOT, target_is_directory=True)
+    return link
+
+
+def dev_addons_link():
+    """``.run/dev_addons/self_healing_chaos`` pointing at the chaos addon; returns the link.
+
+    The test command hands pytest paths below ``.run`` only: given a path in the
+    checkout itself, pytest would take the checkout (an addon, with its
+    ``__init__.py``) for a package above the chaos addon.
+    """
+    folder = RUN_DIR / "dev_addons"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / CHAOS_ADDON.name
+    if link.is_symlink() and link.resolve() != CHAOS_ADDON:
+        link.unlink()
+    if not link.exists():
+        link.symlink_to(CHAOS_ADDON, target_is_directory=True)
     return link
 
 

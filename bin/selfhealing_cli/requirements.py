@@ -1,4 +1,4 @@
-"""Install the project's Python requirements when some are missing."""
+"""Install the Python requirements of the commands and tests when some are missing."""
 
 import importlib.util
 import subprocess
@@ -16,6 +16,7 @@ REQUIRED_MODULES = {
     "pytest": "pytest",
     "pytest-odoo": "pytest_odoo",
     "websocket-client": "websocket",
+    "hypothesis": "hypothesis",
 }
 
 
@@ -29,10 +30,10 @@ def ensure_requirements():
         return
     print(f"self-healing: installing missing Python packages: {', '.join(missing)}", flush=True)
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "-r", str(ADDON_ROOT / "requirements.txt")],
+        [sys.executable, "-m", "pip", "install", "-q", "-r", str(ADDON_ROOT / "test-requirements.txt")],
         check=False,
     )
     if result.returncode != 0 or missing_requirements():
         raise UsageError(
-            "could not install the requirements: run `pip install -r requirements.txt` and try again"
+            "could not install the requirements: run `pip install -r test-requirements.txt` and try again"
         )

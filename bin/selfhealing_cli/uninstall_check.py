@@ -25,7 +25,7 @@ def check_uninstall(odoo, config, cluster, dbname):
             capture_output=True,
         )
         with contextlib.closing(cluster.connect(copy)) as conn, conn.cursor() as cr:
-            cr.execute("SELECT state FROM ir_module_module WHERE name = 'self_healing'")
+            cr.execute("SELECT string_agg(DISTINCT state, ',') FROM ir_module_module WHERE name LIKE 'self\\_healing%'")
             state = cr.fetchone()[0]
             cr.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'self\\_healing\\_%'")
             leftover_tables = cr.fetchone()[0]

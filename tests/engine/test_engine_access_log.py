@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from engine.access_log import AccessEntry, is_slow, parse_access_line
+from engine.detect.access_log import AccessEntry, is_slow, parse_access_line
 
 LINE = (
     "2024-05-01 10:00:00,123 4242 INFO mydb werkzeug: 127.0.0.1 - - [01/May/2024 10:00:00] "

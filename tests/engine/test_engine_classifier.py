@@ -9,15 +9,15 @@ import re
 
 import pytest
 
-from engine import classifier as classifier_module
-from engine.classifier import (
+from engine.match import classifier as classifier_module
+from engine.match.classifier import (
     UNKNOWN,
     Classifier,
     classify,
     parse_log,
     required_literal,
 )
-from engine.library import load_library
+from engine.library.guardrails import load_library
 
 CAUSE = "\n\nThe above exception was the direct cause of the following exception:\n\n"
 DURING = "\n\nDuring handling of the above exception, another exception occurred:\n\n"
@@ -660,7 +660,7 @@ def run_cli(lines, argv=()):
     import io
     import json
 
-    from engine import classify_cli
+    from selfhealing_cli import classify_io as classify_cli
 
     stdout = io.StringIO()
     status = classify_cli.main(list(argv), stdin=io.StringIO("".join(lines)), stdout=stdout)

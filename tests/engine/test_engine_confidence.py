@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.confidence import (
+from engine.decide.confidence import (
     DEFAULT_WEIGHTS,
     ConfidenceInputs,
     ConfidenceWeights,

@@ -1,6 +1,6 @@
 import pytest
 
-from engine import domain_refs
+from engine.patching import domain_refs
 
 
 def test_leaves_of_a_domain_with_runtime_names():

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import embed
+from engine.similar import embed
 
 ADDON_ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,7 +92,7 @@ def test_offline_vectors_have_the_dimension_and_unit_length():
 
 def test_offline_vectors_are_the_same_in_another_process():
     text = KNOWN_FAULTS["pkey"]
-    script = "import json; from engine import embed; print(json.dumps(embed.get_provider().embed([%r])[0]))" % text
+    script = "import json; from engine.similar import embed; print(json.dumps(embed.get_provider().embed([%r])[0]))" % text
     outputs = []
     for seed in ("1", "2"):
         # A different string-hash seed per process: only a stable hash survives it.

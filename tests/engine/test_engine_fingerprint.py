@@ -2,9 +2,9 @@
 
 import traceback
 
-from engine import fingerprint as fp
-from engine import normalize
-from engine.signal import Signal
+from engine.detect import fingerprint as fp
+from engine.detect import normalize
+from engine.detect.signal import Signal
 
 # A request-time sequence drift as Odoo 18 logs it (core paths of a Debian
 # install, the faulty code in a custom module under /mnt/extra-addons).

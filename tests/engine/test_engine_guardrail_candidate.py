@@ -4,7 +4,10 @@ import re
 
 import pytest
 
-from engine import classifier, guardrail_candidate, library, normalize
+from engine.match import classifier
+from engine.learn import guardrail_candidate
+from engine.library import guardrails as library
+from engine.detect import normalize
 
 CHECK_VIOLATION = ('psycopg2.errors.CheckViolation: new row for relation "stock_quant" violates check '
                    'constraint "stock_quant_qty_check"\nDETAIL: Failing row contains (12, 4).')

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import knowledge_import
-from engine.knowledge_import import ImportFileError, parse_file
+from engine.library import knowledge_import
+from engine.library.knowledge_import import ImportFileError, parse_file
 
 ADDON_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ADDON_ROOT / "data" / "knowledge_import.schema.json"

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from engine import library as library_module
-from engine.library import (
+from engine.library import guardrails as library_module
+from engine.library.guardrails import (
     AUTOPATCHES,
     DEFAULT_CLASSES_FILE,
     LibraryError,
@@ -231,7 +231,7 @@ def test_bad_class_list(tmp_path):
 
 
 def test_library_from_entries_applies_the_file_rules():
-    from engine.library import LibraryError, check_entry, library_from_entries, load_library
+    from engine.library.guardrails import LibraryError, check_entry, library_from_entries, load_library
 
     shipped = [guardrail.as_dict() for guardrail in load_library().guardrails[:5]]
     rebuilt = library_from_entries(shipped)

@@ -1,6 +1,6 @@
 import pytest
 
-from engine import lifecycle
+from engine.decide import lifecycle
 
 
 def test_every_state_has_transitions_declared():

@@ -8,8 +8,8 @@ fix can become automatic); permanent refusals never may.
 
 import pytest
 
-from engine.classifier import Classifier
-from engine.library import load_library
+from engine.match.classifier import Classifier
+from engine.library.guardrails import load_library
 
 
 @pytest.fixture(scope="module")

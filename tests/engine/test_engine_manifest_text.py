@@ -2,7 +2,7 @@ import ast
 
 import pytest
 
-from engine import manifest_text
+from engine.patching import manifest_text
 
 SERIES = "18.0"
 

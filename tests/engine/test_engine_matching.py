@@ -2,10 +2,11 @@
 
 import pytest
 
-from engine import classifier, matching
-from engine.classifier import Classification
-from engine.error_classes import UNKNOWN
-from engine.matching import GUARDRAIL, KNOWLEDGE, MatchSettings, Neighbour, combine
+from engine.match import classifier
+from engine.match import matching
+from engine.match.classifier import Classification
+from engine.library.error_classes import UNKNOWN
+from engine.match.matching import GUARDRAIL, KNOWLEDGE, MatchSettings, Neighbour, combine
 
 PKEY = ('psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint "sale_order_pkey"\n'
         "DETAIL:  Key (id)=(1187) already exists.")

@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta
 
-from engine import metrics
+from engine.learn import metrics
 
 NOW = datetime(2026, 11, 25, 12, 0)
 

@@ -1,7 +1,7 @@
 import pytest
 
-from engine import patch_params
-from engine.patch_params import ParamError
+from engine.patching import params as patch_params
+from engine.patching.params import ParamError
 
 DECLARED = {
     "table": {"pattern": r"[a-z_][a-z0-9_]*", "required": True, "description": "table"},

@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.policy import (
+from engine.decide.policy import (
     ALERT,
     AUTO_FIX,
     AUTO_FIX_NOTIFY,
@@ -194,7 +194,7 @@ def test_every_rule_that_fires_is_explained():
 
 
 def test_a_confidence_breakdown_can_be_passed_directly():
-    from engine.confidence import ConfidenceInputs, compute_confidence
+    from engine.decide.confidence import ConfidenceInputs, compute_confidence
 
     breakdown = compute_confidence(ConfidenceInputs(match_score=0.5, kb_support_count=100, now=NOW))
     decision = run(breakdown)

@@ -1,8 +1,8 @@
 from datetime import datetime, timedelta, timezone
 
-from engine import fingerprint as fp
-from engine.signal import Signal
-from engine.sql_companions import pair_with_tracebacks
+from engine.detect import fingerprint as fp
+from engine.detect.signal import Signal
+from engine.detect.sql_companions import pair_with_tracebacks
 
 AT = datetime(2026, 11, 25, 16, 40, 33, tzinfo=timezone.utc)
 PATH = "/web/dataset/call_kw/res.partner.title/web_search_read"

@@ -1,0 +1,2 @@
+# faults, smtp, names and scenarios are plain modules, imported where they are used.
+from . import wizards

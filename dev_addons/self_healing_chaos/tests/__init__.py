@@ -1,0 +1,2 @@
+from . import test_chaos_wizard
+from . import test_chaos_scenarios

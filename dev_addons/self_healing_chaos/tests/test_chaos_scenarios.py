@@ -1,0 +1,157 @@
+"""Each chaos scenario's fault, injected and provoked in a real database, becomes the right incident.
+
+The chaos command (bin/self-healing chaos) runs the same scenarios against a
+live server and measures detection, healing and learning; here each one is
+checked for what it must produce: an incident of its class, matched to a
+guardrail whose auto-patch is the scenario's.
+"""
+
+import psycopg2.errors
+
+from odoo.tests import TransactionCase, tagged
+
+from odoo.addons.self_healing.autopatches import runner
+from .. import faults
+from .. import scenarios
+from .test_chaos_common import ChaosScenarioCase, captured_signals
+from odoo.addons.self_healing.tests.test_detection_common import CommittedState
+
+
+@tagged("post_install", "-at_install")
+class TestChaosScenarios(ChaosScenarioCase):
+    def test_pkey_sequence_drift(self):
+        self.addCleanup(faults.heal_id_sequence, self.env, "res_partner_category")
+        incident = self.assert_scenario_detected("pkey_sequence_drift")
+        self.assertEqual(incident.match_evidence["params"]["table"], "res_partner_category")
+
+    def test_asset_bundle(self):
+        attachment = faults.bundle_attachment(self.env, scenarios.BUNDLE)
+        with open(attachment._full_path(attachment.store_fname), "rb") as handle:
+            content = handle.read()
+
+        def restore():
+            with open(attachment._full_path(attachment.store_fname), "wb") as handle:
+                handle.write(content)
+
+        self.addCleanup(restore)
+        incident = self.assert_scenario_detected("asset_bundle")
+        self.assertIn("FileNotFoundError", incident.sample_traceback)
+
+    def test_view_missing_field_only_warns(self):
+        incident = self.assert_scenario_detected("view_missing_field")
+        self.assertIn('Field "x_self_healing_ghost" does not exist in model "res.partner.title"',
+                      incident.sample_traceback)
+        from odoo.addons.self_healing.autopatches import runner
+
+        # Odoo's message names neither the view's id nor its name, only the field and its model:
+        # enough for the patch to find the one customised view of that model failing on that field.
+        params = incident.match_evidence["params"]
+        self.assertFalse({"view_id", "view_name"} & set(params))
+        self.assertEqual((params["model"], params["field"]), ("res.partner.title", faults.GHOST_FIELD))
+        broken = self.env["ir.ui.view"].search([("name", "=", "self_healing chaos customisation")])
+        ok, reason = runner.check(self.env, "view_deactivate", {"model": params["model"], "field": params["field"]})
+        self.assertTrue(ok, reason)
+        self.assertEqual(reason, f'view #{broken.id}: Field "{faults.GHOST_FIELD}" does not exist in model '
+                                 '"res.partner.title"')
+
+    def test_saved_filter(self):
+        incident = self.assert_scenario_detected("saved_filter")
+        self.assertEqual(incident.match_evidence["params"]["field"], faults.GHOST_FIELD)
+
+    def test_missing_column(self):
+        incidents = self.assert_scenario_detected("missing_column")
+        self.assertEqual(set(incidents.mapped(lambda i: i.match_evidence["params"]["column"])), {"shortcut"})
+
+    def test_cron_deactivated(self):
+        incident = self.assert_scenario_detected("cron_deactivated")
+        cron = self.env["ir.cron"].with_context(active_test=False).search(
+            [("cron_name", "=", scenarios.CRON_PREFIX + "check the outgoing mail server")])
+        self.assertFalse(cron.active, "Odoo switched the job off after its fifth failure in a week")
+        self.assertEqual(int(incident.match_evidence["params"]["cron_id"]), cron.id)
+        self.assertEqual(self.smtp.refused, 1, "the outage lasted one connection")
+
+    def test_mail_stuck(self):
+        incident = self.assert_scenario_detected("mail_stuck")
+        mail = self.env["mail.mail"].search([("subject", "=like", "Your order confirmation (chaos round 1)")])
+        self.assertEqual(mail.state, "exception")
+        self.assertIn("try again later", mail.failure_reason)
+        self.assertIn("try again later", incident.name)
+        # The detector's wording is a template of the rate-limit guardrail: enough to heal automatically later.
+        self.assertEqual(incident.guardrail_id.code, "GR-MAIL-007")
+        self.assertGreaterEqual(incident.match_score, 0.95)
+        ok, reason = runner.check(self.env, "mail_retry", {}, incident=incident)
+        self.assertTrue(ok, reason)
+        self.assertIn("retry 1 of 5", reason)
+
+    def test_module_stuck_is_only_a_warning(self):
+        # Odoo only warns, and skips every cron of the database: the live capture keeps that warning at the
+        # default ERROR level, and the scheduler stand-in groups and matches it (on committed data, as the
+        # scheduler reads module states on a connection of its own).
+        import logging
+
+        from odoo.addons.self_healing.detection import installer
+        from odoo.addons.self_healing.detection import settings as detection_settings
+        from odoo.addons.self_healing.detection.sources import SCHEDULER_BLOCKED_FORMAT
+        from odoo.addons.self_healing.detection.standin import scheduler_standin
+        from odoo.addons.self_healing.tests.test_detection_common import (
+            SERVER_LEVELS,
+            committed_env,
+            flush_capture,
+            logger_levels,
+        )
+
+        scenario = scenarios.get("module_stuck")
+        self.assertIsNone(scenario.capture_level)
+        dbname = self.env.cr.dbname
+        installer.install()
+        with committed_env(dbname) as env:
+            self.assertEqual(detection_settings.read(env.cr).capture_level, logging.ERROR)
+            facts = scenario.inject(env, self.run_context)
+        self.addCleanup(self.committed_cleanup, scenario, facts)
+        self.addCleanup(scheduler_standin.wait_idle, dbname, 120)
+        with logger_levels(SERVER_LEVELS):
+            self.run_scheduler(facts["cron_id"])
+        flush_capture()
+        self.assertTrue(scheduler_standin.wait_idle(dbname, 120))
+        with committed_env(dbname) as env:
+            occurrence = env["self_healing.occurrence"].search(
+                [("message", "=", SCHEDULER_BLOCKED_FORMAT % dbname)], order="id desc", limit=1)
+            self.assertEqual(occurrence.level, "WARNING")
+            incident = occurrence.incident_id
+            self.assertEqual(incident.error_class, scenario.error_class)
+            self.assertEqual(incident.guardrail_id.autopatch_code, scenario.autopatch)
+            self.assertIn("because of modules to install/upgrade/remove", incident.name)
+
+    def test_manifest_invalid(self):
+        incident = self.assert_scenario_detected("manifest_invalid")
+        self.assertEqual(incident.match_evidence["params"]["module"], "self_healing_chaos_addon_1")
+
+    def test_record_rule_is_critical(self):
+        incident = self.assert_scenario_detected("record_rule")
+        self.assertTrue(incident.guardrail_id.critical)
+        self.assertEqual(incident.match_evidence["params"]["model"], scenarios.RULE_MODEL)
+
+    def test_numbering_sequence_is_critical(self):
+        incident = self.assert_scenario_detected("numbering_sequence")
+        self.assertTrue(incident.guardrail_id.critical)
+        params = incident.match_evidence["params"]
+        self.assertEqual((params["model"], params["field"], params["sequence_code"]),
+                         ("ir.config_parameter", "key", scenarios.NUMBERING_CODE))
+
+
+@tagged("post_install", "-at_install")
+class TestChaosSerialization(TransactionCase):
+    """Two real transactions on one row: this needs connections of their own, outside the test cursor."""
+
+    def test_serialization_failure(self):
+        state = CommittedState(self.env.cr.dbname)
+        self.addCleanup(state.restore)
+        with captured_signals(self.env.cr.dbname, "ERROR") as signals:
+            error = faults.provoke_serialization_failure(self.registry)
+        self.assertIsInstance(error, psycopg2.errors.SerializationFailure)
+        incidents = self.env["self_healing.incident"].sudo()._ingest_signals(signals).incidents
+        self.env["self_healing.matcher"].sudo().apply_match(incidents)
+        scenario = scenarios.get("serialization_failure")
+        found = incidents.filtered(lambda incident: incident.error_class == scenario.error_class)
+        self.assertTrue(found, [(incident.error_class, incident.name) for incident in incidents])
+        self.assertEqual(found.guardrail_id.autopatch_code, scenario.autopatch)

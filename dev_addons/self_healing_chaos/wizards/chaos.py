@@ -1,0 +1,172 @@
+"""Inject a chaos scenario's fault into this database, only when the database is marked for chaos.
+
+The chaos command creates a database of its own, marks it (the system
+parameter ``self_healing.chaos_allowed``, which nothing else sets) and drives
+this wizard over JSON-RPC. Any other database refuses, whoever asks.
+"""
+
+import logging
+from pathlib import Path
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .. import scenarios
+from odoo.addons.self_healing.detection import installer
+from odoo.addons.self_healing.detection import settings as detection_settings
+
+_logger = logging.getLogger(__name__)
+
+CAPTURE_DEFAULT = "ERROR"
+KNOWLEDGE_FIXTURE = Path(__file__).resolve().parents[1] / "data" / "solved_cases.jsonl"
+APPROVER_LOGIN = "chaos_approver"
+# What this database's settings differ in from a fresh install, and why.
+CHAOS_SETTINGS = {
+    # A fresh install only suggests; a database that runs the chaos lets the policy act.
+    "self_healing.autopilot": "auto",
+    # A run heals a dozen faults within minutes: the hourly limit (5) would turn the last ones into proposals.
+    "self_healing.max_fixes_per_hour": "100",
+    # Each concurrency fault is provoked once: a 20-second quiet window (30 minutes by default) is
+    # enough to tell it stopped, and keeps the run short.
+    "self_healing.transient_window_seconds": "20",
+}
+
+
+class SelfHealingChaos(models.TransientModel):
+    _name = "self_healing.chaos"
+    _description = "Self-Healing Chaos Scenario"
+
+    scenario = fields.Selection(selection=lambda self: scenarios.selection(), required=True)
+    round_number = fields.Integer(default=1, help="A scenario runs in rounds on one database: the fault comes back.")
+    facts = fields.Json(readonly=True, help="What the injection did (ids, names, URLs).")
+    provocation = fields.Json(readonly=True, help="What makes the fault fail and log, for the chaos command.")
+    notes = fields.Text(compute="_compute_notes")
+
+    @api.depends("scenario")
+    def _compute_notes(self):
+        for wizard in self:
+            wizard.notes = scenarios.get(wizard.scenario).notes if wizard.scenario else False
+
+    # ------------------------------------------------------------------ guard
+
+    @api.model
+    def _chaos_allowed(self):
+        return self.env["ir.config_parameter"].sudo().get_param(scenarios.CHAOS_ALLOWED_PARAM) == "True"
+
+    @api.model
+    def _check_chaos_allowed(self):
+        if not self._chaos_allowed():
+            raise UserError(_(
+                "This database is not marked for chaos: faults are only injected into the database that "
+                "`self-healing chaos` creates (system parameter %s).", scenarios.CHAOS_ALLOWED_PARAM))
+        if not self.env.user.has_group("self_healing.group_self_healing_manager"):
+            raise UserError(_("Only Self-Healing managers inject chaos scenarios."))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_chaos_allowed()
+        return super().create(vals_list)
+
+    # ------------------------------------------------------------------ actions
+
+    @api.model
+    def catalog(self):
+        """The scenarios, as plain data (the chaos command reads it over JSON-RPC)."""
+        self._check_chaos_allowed()
+        return [scenario.describe() for scenario in scenarios.SCENARIOS.values()]
+
+    def action_inject(self):
+        """Break the database as the scenario says; the facts and the provocation are kept on the wizard."""
+        self.ensure_one()
+        self._check_chaos_allowed()
+        scenario = scenarios.get(self.scenario)
+        get = self.env["ir.config_parameter"].sudo().get_param
+        run = scenarios.RoundContext(
+            round=self.round_number,
+            addons_path=get(scenarios.ADDONS_PATH_PARAM) or "",
+            mail_server_id=int(get(scenarios.MAIL_SERVER_PARAM) or 0),
+        )
+        facts = scenario.inject(self.env(su=True), run)
+        self.write({"facts": facts, "provocation": scenario.provocation(facts)})
+        _logger.info("chaos: injected %s (round %s): %s", scenario.name, self.round_number, facts)
+        return {
+            "type": "ir.actions.client", "tag": "display_notification",
+            "params": {"title": _("Fault injected"), "message": scenario.title, "type": "warning"},
+        }
+
+    def action_prepare(self):
+        """Set what the scenario needs before its first round (the capture level), in a request of its own."""
+        self.ensure_one()
+        self._check_chaos_allowed()
+        self._set_capture_level(scenarios.get(self.scenario).capture_level or CAPTURE_DEFAULT)
+        return True
+
+    def action_run_cron(self):
+        """Run the scenario's scheduled action now, through the scheduler (its failure is the symptom)."""
+        self.ensure_one()
+        self._check_chaos_allowed()
+        cron_id = (self.provocation or {}).get("cron_id")
+        if not cron_id:
+            raise UserError(_("This scenario is not provoked by a scheduled action."))
+        self.env["ir.cron"].sudo().browse(cron_id)._trigger()
+        return True
+
+    def action_cleanup(self):
+        """Undo what a human would after a round the addon did not heal, and restore the capture level."""
+        self.ensure_one()
+        self._check_chaos_allowed()
+        scenario = scenarios.get(self.scenario)
+        if scenario.cleanup and self.facts:
+            scenario.cleanup(self.env(su=True), self.facts)
+        self._set_capture_level(CAPTURE_DEFAULT)
+        return True
+
+    def _set_capture_level(self, level):
+        self.env["ir.config_parameter"].sudo().set_param(scenarios.CAPTURE_LEVEL_PARAM, level)
+        self.env["ir.config_parameter"].flush_model()  # read() below goes through SQL
+        settings = detection_settings.read(self.env.cr)
+        dbname = self.env.cr.dbname
+        # This process's log filter reads the level from memory: tell it as soon as the setting is
+        # committed (earlier, a cron reading the committed value would put the old one back).
+        self.env.cr.postcommit.add(lambda: installer.apply_database_settings(dbname, settings))
+
+    # ------------------------------------------------------------------ set-up (the chaos command, not RPC)
+
+    @api.model
+    def _prepare_chaos_database(self, smtp_port, addons_path, approver_password):
+        """Settings, an SMTP server record, an approver and the solved cases of the chaos database.
+
+        Returns the knowledge import summary. Called once by the chaos command
+        on the database it created and marked, before Odoo serves it.
+        """
+        self._check_chaos_allowed()
+        params = self.env["ir.config_parameter"].sudo()
+        for key, value in CHAOS_SETTINGS.items():
+            params.set_param(key, value)
+        server = self.env["ir.mail_server"].sudo().create({
+            "name": "Chaos SMTP (127.0.0.1)", "smtp_host": "127.0.0.1", "smtp_port": smtp_port,
+            "smtp_encryption": "none", "from_filter": "example.com", "sequence": 1,
+        })
+        params.set_param(scenarios.MAIL_SERVER_PARAM, str(server.id))
+        params.set_param(scenarios.ADDONS_PATH_PARAM, addons_path)
+        self.env["res.users"].sudo().with_context(no_reset_password=True).create({
+            "name": "Chaos Approver", "login": APPROVER_LOGIN, "password": approver_password,
+            "email": "approver@example.com",
+            "groups_id": [(6, 0, [self.env.ref("base.group_user").id,
+                                  self.env.ref("self_healing.group_self_healing_approver").id])],
+        })
+        Entry = self.env["self_healing.knowledge.entry"].sudo()
+        summary = Entry._import_knowledge_file(KNOWLEDGE_FIXTURE.read_bytes(), filename=KNOWLEDGE_FIXTURE.name)
+        # Embedded now rather than by the hourly job: the first scenario already needs the vectors.
+        for _batch in range(100):
+            if not Entry._cron_embed(batch_size=500)["remaining"]:
+                break
+        summary.pop("entry_ids", None)
+        return summary
+
+    # ------------------------------------------------------------------ the customer's job (numbering scenario)
+
+    @api.model
+    def _chaos_number_registrations(self):
+        self._check_chaos_allowed()
+        scenarios.number_registrations(self.env)

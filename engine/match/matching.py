@@ -1,0 +1,233 @@
+"""One match for an incident: the rules' answer first, the nearest neighbours second.
+
+The classifier's answer (exception types, message templates, negative
+patterns) decides the guardrail whenever it answers; its confidence is
+calibrated, so it becomes the match score unchanged, except when a
+near-duplicate solved case names another class, which lowers it a little.
+
+Neighbours (solved cases and guardrail texts found by vector similarity) then
+do two things:
+
+* they count as support: solved cases similar enough to the incident whose
+  class agrees with the answer (``kb_support``, an input of the confidence);
+* when the rules abstain, guardrails close to the incident, and solved cases
+  linked to a guardrail, may suggest one. Similarity tells look-alike faults
+  apart poorly (most Odoo tracebacks share their frames and words), so such a
+  suggestion is scored at most ``suggestion_cap``: under the default policy
+  it reaches a human as an alert, never an automatic fix.
+"""
+
+from dataclasses import dataclass, field, fields, replace
+
+from ..library.error_classes import UNKNOWN
+
+KNOWLEDGE = "knowledge"
+GUARDRAIL = "guardrail"
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A record found close to the incident text."""
+
+    kind: str  # KNOWLEDGE or GUARDRAIL
+    id: int
+    similarity: float
+    title: str = ""
+    guardrail: object = None  # code of the guardrail it is (or is linked to)
+    error_class: object = None  # its class as recorded by a person or the library
+    inferred_class: object = None  # what the rules say of its own text, when it has no class
+    solved: bool = False  # it records a solution
+
+    @property
+    def label(self):
+        return self.error_class or self.inferred_class
+
+    def as_json(self):
+        data = {"kind": self.kind, "id": self.id, "title": self.title, "similarity": round(self.similarity, 4)}
+        if self.guardrail:
+            data["guardrail"] = self.guardrail
+        if self.error_class:
+            data["error_class"] = self.error_class
+        elif self.inferred_class:
+            data["inferred_class"] = self.inferred_class
+        if self.kind == KNOWLEDGE:
+            data["solved"] = self.solved
+        return data
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """Similarity thresholds, set for the offline embedding (see the tests' figures)."""
+
+    # A solved case of the answer's class supports it from this similarity on.
+    support_similarity: float = 0.5
+    # A solved case without any class needs to be this close to count.
+    unlabelled_support_similarity: float = 0.8
+    # A guardrail's own text suggests it from this similarity on (rules abstained).
+    guardrail_similarity: float = 0.4
+    # A solved case linked to a guardrail suggests it from this similarity on.
+    link_similarity: float = 0.7
+    # The suggested class must hold this share of the suggesting similarity.
+    suggestion_share: float = 0.6
+    # A suggestion scores at most this (the default policy alerts below 0.6).
+    suggestion_cap: float = 0.5
+    # A solved case this close naming another class lowers the rules' score.
+    conflict_similarity: float = 0.9
+    conflict_factor: float = 0.9
+    # Neighbours written into the evidence.
+    neighbours_kept: int = 5
+
+    def __post_init__(self):
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name == "neighbours_kept":
+                if int(value) < 0:
+                    raise ValueError("neighbours_kept cannot be negative")
+            elif not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{item.name} must lie in [0, 1], got {value!r}")
+
+    @classmethod
+    def from_overrides(cls, overrides):
+        """Defaults with the given ``{name: value}`` applied; unknown names are ignored."""
+        known = {item.name: item.type for item in fields(cls)}
+        values = {}
+        for name, value in (overrides or {}).items():
+            if name in known and value not in (None, ""):
+                values[name] = int(value) if name == "neighbours_kept" else float(value)
+        return replace(cls(), **values)
+
+
+DEFAULT_SETTINGS = MatchSettings()
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    guardrail: object  # a guardrail code, or None
+    error_class: str
+    score: float
+    signal: str  # "rules", "vector" or "none"
+    params: dict = field(default_factory=dict)
+    kb_support: int = 0
+    neighbours: tuple = ()
+    evidence: tuple = ()
+
+    @property
+    def matched(self):
+        return self.guardrail is not None
+
+    def as_json(self):
+        return {
+            "signal": self.signal,
+            "guardrail": self.guardrail,
+            "error_class": self.error_class,
+            "score": self.score,
+            "params": dict(self.params),
+            "kb_support": self.kb_support,
+            "neighbours": [neighbour.as_json() for neighbour in self.neighbours],
+            "evidence": [dict(item) for item in self.evidence],
+        }
+
+
+def combine(classification, neighbours, settings=DEFAULT_SETTINGS, guardrail_classes=None):
+    """The match of one incident.
+
+    ``classification``: the classifier's answer for the incident text.
+    ``neighbours``: ``Neighbour`` objects of both kinds, in any order.
+    ``guardrail_classes``: code -> class of the guardrails that may be
+    suggested; a neighbour naming any other guardrail suggests nothing.
+    """
+    neighbours = sorted(neighbours, key=lambda n: (-n.similarity, n.kind, n.id))
+    evidence = []
+    if classification.answered:
+        guardrail, error_class = classification.guardrail, classification.error_class
+        score, signal = float(classification.confidence), "rules"
+        params = dict(classification.params)
+        evidence.append({
+            "signal": "rules", "guardrail": guardrail, "error_class": error_class,
+            "confidence": score, "detail": list(classification.evidence),
+        })
+        conflict = _conflict(neighbours, error_class, settings)
+        if conflict is not None:
+            score *= settings.conflict_factor
+            evidence.append({
+                "signal": "conflict", "neighbour": conflict.as_json(), "factor": settings.conflict_factor,
+                "detail": f"a solved case {conflict.similarity:.2f} similar names {conflict.label}",
+            })
+    else:
+        params = {}
+        evidence.append({"signal": "rules_abstained", "detail": list(classification.evidence)})
+        suggestion = _suggest(neighbours, settings, guardrail_classes)
+        if suggestion is None:
+            guardrail, error_class, score, signal = None, UNKNOWN, 0.0, "none"
+        else:
+            guardrail, error_class, score, voters, share = suggestion
+            signal = "vector"
+            evidence.append({
+                "signal": "vector", "guardrail": guardrail, "error_class": error_class,
+                "share": round(share, 4), "cap": settings.suggestion_cap,
+                "neighbours": [voter.as_json() for voter in voters],
+            })
+    supporters = [n for n in neighbours if _supports(n, error_class, settings)]
+    if neighbours:
+        evidence.append({
+            "signal": "knowledge", "kb_support": len(supporters),
+            "supporting": [n.as_json() for n in supporters[: settings.neighbours_kept]],
+        })
+    return MatchResult(
+        guardrail=guardrail,
+        error_class=error_class,
+        score=round(min(max(score, 0.0), 1.0), 4),
+        signal=signal,
+        params=params,
+        kb_support=len(supporters),
+        neighbours=tuple(neighbours[: settings.neighbours_kept]),
+        evidence=tuple(evidence),
+    )
+
+
+def _conflict(neighbours, error_class, settings):
+    """The closest labelled solved case naming another class, if it outranks every agreeing one."""
+    for neighbour in neighbours:
+        if neighbour.similarity < settings.conflict_similarity:
+            return None
+        if neighbour.kind != KNOWLEDGE or not neighbour.label or neighbour.label == UNKNOWN:
+            continue
+        return None if neighbour.label == error_class else neighbour
+    return None
+
+
+def _suggest(neighbours, settings, guardrail_classes):
+    """(guardrail, class, score, voters, share) from the neighbours, or None."""
+    guardrail_classes = guardrail_classes or {}
+    votes, voters = {}, {}
+    for neighbour in neighbours:
+        code = neighbour.guardrail
+        if not code or code not in guardrail_classes:
+            continue
+        threshold = settings.guardrail_similarity if neighbour.kind == GUARDRAIL else settings.link_similarity
+        if neighbour.similarity < threshold:
+            continue
+        error_class = guardrail_classes[code]
+        votes[error_class] = votes.get(error_class, 0.0) + neighbour.similarity
+        voters.setdefault(error_class, []).append(neighbour)
+    if not votes:
+        return None
+    total = sum(votes.values())
+    error_class = max(votes, key=lambda name: (votes[name], name))
+    share = votes[error_class] / total
+    if share < settings.suggestion_share:
+        return None
+    # Within the class, the guardrail of the closest voter is the suggestion.
+    best = voters[error_class][0]
+    score = settings.suggestion_cap * best.similarity * share
+    return best.guardrail, error_class, score, tuple(voters[error_class]), share
+
+
+def _supports(neighbour, error_class, settings):
+    if neighbour.kind != KNOWLEDGE or not neighbour.solved:
+        return False
+    label = neighbour.label
+    if not label or label == UNKNOWN:
+        return neighbour.similarity >= settings.unlabelled_support_similarity
+    # Another guardrail of the same class still describes the same kind of fault.
+    return label == error_class != UNKNOWN and neighbour.similarity >= settings.support_similarity

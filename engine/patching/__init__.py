@@ -1,0 +1,7 @@
+"""Patching: the pure helpers the auto-patches use.
+
+``params`` checks the parameters handed to an auto-patch (they come from
+server observations) and expands its declared scope; ``manifest_text``
+edits a manifest's text keeping every other byte; ``domain_refs`` finds the
+field paths a stored domain refers to without evaluating it.
+"""
