@@ -54,7 +54,11 @@ def regenerate(env, key):
     """Build a bundle again the way the /web/assets route does; return its attachment."""
     name, asset_type, rtl, debug = key
     bundle = env["ir.qweb"]._get_asset_bundle(
-        name, css=asset_type == "css", js=asset_type == "js", debug_assets=debug, rtl=rtl,
+        name,
+        css=asset_type == "css",
+        js=asset_type == "js",
+        debug_assets=debug,
+        rtl=rtl,
     )
     if asset_type == "css":
         return bundle.css() if bundle.stylesheets else env["ir.attachment"]
@@ -70,8 +74,11 @@ class AssetBundlePurge(AutoPatch):
     error_classes = ("ASSET_BUNDLE",)
     guardrails = ("GR-AST-002", "GR-AST-004", "GR-AST-006")
     params = {
-        "bundle": {"pattern": r"[A-Za-z0-9_.]{1,128}", "required": False,
-                   "description": "Bundle name such as web.assets_web; all bundles when omitted."},
+        "bundle": {
+            "pattern": r"[A-Za-z0-9_.]{1,128}",
+            "required": False,
+            "description": "Bundle name such as web.assets_web; all bundles when omitted.",
+        },
     }
     scope_models = ("ir.attachment",)
     risk = "low"

@@ -19,10 +19,25 @@ from . import journal
 from .errors import IrreversibleWrite, ScopeViolation
 
 # Field types whose whole value lives in the record's own column.
-COLUMN_TYPES = frozenset({
-    "boolean", "integer", "float", "monetary", "char", "text", "html", "selection",
-    "date", "datetime", "many2one", "many2one_reference", "reference", "json", "properties",
-})
+COLUMN_TYPES = frozenset(
+    {
+        "boolean",
+        "integer",
+        "float",
+        "monetary",
+        "char",
+        "text",
+        "html",
+        "selection",
+        "date",
+        "datetime",
+        "many2one",
+        "many2one_reference",
+        "reference",
+        "json",
+        "properties",
+    }
+)
 
 
 class FileJournal:
@@ -88,8 +103,6 @@ def _matches_checksum(content, row):
     return hashlib.sha1(content).hexdigest() == row.get("checksum")
 
 
-
-
 class PatchContext:
     """Scoped, journaled writes for one run (or one rollback) of one attempt."""
 
@@ -115,7 +128,8 @@ class PatchContext:
         if not tables:
             raise ScopeViolation(f"{self.patch.code}: a SQL write must name the tables it touches")
         model_tables = {
-            self.env[name]._table for name in self.env.registry.models
+            self.env[name]._table
+            for name in self.env.registry.models
             if patch_params.in_scope(name, self.scope["models"])
         }
         for table in tables:
@@ -160,10 +174,18 @@ class PatchContext:
                 )
         self.env.flush_all()
         after = journal.row_images(self.env.cr, table, records.ids, names)
-        self._keep("data", f"{records._name}({', '.join(map(str, records.ids))}): {', '.join(names)}", {
-            "op": "write", "model": records._name, "table": table, "fields": names,
-            "before": before, "after": after,
-        })
+        self._keep(
+            "data",
+            f"{records._name}({', '.join(map(str, records.ids))}): {', '.join(names)}",
+            {
+                "op": "write",
+                "model": records._name,
+                "table": table,
+                "fields": names,
+                "before": before,
+                "after": after,
+            },
+        )
         return records
 
     def _deleted_rows(self):
@@ -175,10 +197,14 @@ class PatchContext:
         for name, value in vals.items():
             field = records._fields[name]
             assignments.append(SQL("%s = %s", SQL.identifier(name), field.convert_to_column(value, records)))
-        self.env.cr.execute(SQL(
-            "UPDATE %s SET %s WHERE id = ANY(%s)",
-            SQL.identifier(records._table), SQL(", ").join(assignments), records.ids,
-        ))
+        self.env.cr.execute(
+            SQL(
+                "UPDATE %s SET %s WHERE id = ANY(%s)",
+                SQL.identifier(records._table),
+                SQL(", ").join(assignments),
+                records.ids,
+            )
+        )
         records.invalidate_recordset(list(vals))
         records.modified(list(vals))
 
@@ -187,9 +213,17 @@ class PatchContext:
         records = self.env[model_name].create(vals_list)
         self.env.flush_all()
         after = journal.row_images(self.env.cr, records._table, records.ids)
-        self._keep("data", f"{model_name}({', '.join(map(str, records.ids))}): created", {
-            "op": "create", "model": model_name, "table": records._table, "ids": records.ids, "after": after,
-        })
+        self._keep(
+            "data",
+            f"{model_name}({', '.join(map(str, records.ids))}): created",
+            {
+                "op": "create",
+                "model": model_name,
+                "table": records._table,
+                "ids": records.ids,
+                "after": after,
+            },
+        )
         return records
 
     def unlink(self, records, purge_corrupt_files=False):
@@ -212,7 +246,9 @@ class PatchContext:
             )
         cr.execute("SELECT count(*) FROM ir_model_data WHERE model = %s AND res_id = ANY(%s)", [records._name, ids])
         if cr.fetchone()[0]:
-            raise IrreversibleWrite(f"{records._name}({', '.join(map(str, ids))}) has external ids: module data is not deleted")
+            raise IrreversibleWrite(
+                f"{records._name}({', '.join(map(str, ids))}) has external ids: module data is not deleted"
+            )
         rows = list(journal.row_images(cr, table, ids).values())
         files = {}
         if records._name == "ir.attachment":
@@ -227,25 +263,40 @@ class PatchContext:
                 if content_b64 is not None and not _matches_checksum(base64.b64decode(content_b64), row):
                     self.files.put(records._full_path(row["store_fname"]), None)
         records.invalidate_model()
-        self._keep("data", f"{records._name}({', '.join(map(str, ids))}): deleted", {
-            "op": "delete", "model": records._name, "table": table, "rows": rows, "files": files,
-        })
+        self._keep(
+            "data",
+            f"{records._name}({', '.join(map(str, ids))}): deleted",
+            {
+                "op": "delete",
+                "model": records._name,
+                "table": table,
+                "rows": rows,
+                "files": files,
+            },
+        )
 
     def _referencing_rows(self, table, ids):
         cr = self.env.cr
-        cr.execute("""
+        cr.execute(
+            """
             SELECT cl.relname, att.attname
               FROM pg_constraint con
               JOIN pg_class cl ON cl.oid = con.conrelid
               JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = con.conkey[1]
              WHERE con.contype = 'f' AND con.confrelid = %s::regclass AND array_length(con.conkey, 1) = 1
-        """, [table])
+        """,
+            [table],
+        )
         found = []
         for referencing_table, column in cr.fetchall():
-            cr.execute(SQL(
-                "SELECT 1 FROM %s WHERE %s = ANY(%s) LIMIT 1",
-                SQL.identifier(referencing_table), SQL.identifier(column), ids,
-            ))
+            cr.execute(
+                SQL(
+                    "SELECT 1 FROM %s WHERE %s = ANY(%s) LIMIT 1",
+                    SQL.identifier(referencing_table),
+                    SQL.identifier(column),
+                    ids,
+                )
+            )
             if cr.fetchone():
                 found.append(f"{referencing_table}.{column}")
         return found
@@ -267,11 +318,20 @@ class PatchContext:
         cr.execute(*statement_parts)
         rows = cr.fetchall() if cr.description else []
         self.env.invalidate_all()
-        self._keep("data", label or f"SQL on {', '.join(tables)}", {
-            "op": "sql", "tables": list(tables), "statement": statement_parts, "label": label,
-            "undo": journal.sql_parts(undo), "probe": probe_parts,
-            "probe_before": probe_before, "probe_after": journal.run_probe(cr, probe_parts),
-        })
+        self._keep(
+            "data",
+            label or f"SQL on {', '.join(tables)}",
+            {
+                "op": "sql",
+                "tables": list(tables),
+                "statement": statement_parts,
+                "label": label,
+                "undo": journal.sql_parts(undo),
+                "probe": probe_parts,
+                "probe_before": probe_before,
+                "probe_after": journal.run_probe(cr, probe_parts),
+            },
+        )
         return rows
 
     def create_missing_columns(self, model_name):
@@ -282,8 +342,7 @@ class PatchContext:
         self.env.flush_all()
         before = self._schema()
         module = model._original_module or "base"
-        self.env.registry.init_models(cr, [model_name], {"module": module, "update_custom_fields": True},
-                                      install=False)
+        self.env.registry.init_models(cr, [model_name], {"module": module, "update_custom_fields": True}, install=False)
         after = self._schema()
         added = sorted(after - before)
         outside = sorted({f"{table}.{column}" for table, column in added if table != model._table})
@@ -292,10 +351,17 @@ class PatchContext:
         columns = [column for _table, column in added]
         self.env.invalidate_all()
         if columns:
-            self._keep("data", f"{model._table}: added {', '.join(columns)}", {
-                "op": "columns", "model": model_name, "table": model._table, "columns": columns,
-                "digest_after": journal.column_digest(cr, model._table, columns),
-            })
+            self._keep(
+                "data",
+                f"{model._table}: added {', '.join(columns)}",
+                {
+                    "op": "columns",
+                    "model": model_name,
+                    "table": model._table,
+                    "columns": columns,
+                    "digest_after": journal.column_digest(cr, model._table, columns),
+                },
+            )
         return columns
 
     def _schema(self):
@@ -311,7 +377,10 @@ class PatchContext:
             content = content.encode("utf-8")
         previous, mode = _read_file(path)
         payload = {
-            "op": "file", "path": path, "existed": previous is not None, "mode": mode,
+            "op": "file",
+            "path": path,
+            "existed": previous is not None,
+            "mode": mode,
             "content_b64": base64.b64encode(previous).decode() if previous is not None else None,
             "after_sha256": hashlib.sha256(content).hexdigest(),
         }
@@ -321,10 +390,16 @@ class PatchContext:
     def guard(self, label, probe, params=None):
         """Keep a read-only probe whose later change means a rollback is no longer safe."""
         probe_parts = journal.sql_parts(probe, params)
-        self._keep("data", label, {
-            "op": "guard", "label": label, "probe": probe_parts,
-            "probe_after": journal.run_probe(self.env.cr, probe_parts),
-        })
+        self._keep(
+            "data",
+            label,
+            {
+                "op": "guard",
+                "label": label,
+                "probe": probe_parts,
+                "probe_after": journal.run_probe(self.env.cr, probe_parts),
+            },
+        )
 
     def note(self, text):
         self.notes.append(text)
@@ -333,14 +408,20 @@ class PatchContext:
 
     def _keep(self, kind, target, payload):
         self._sequence += 1
-        backup = self.env["self_healing.backup"].sudo().create({
-            "attempt_id": self.attempt.id,
-            "kind": kind,
-            "operation": payload["op"],
-            "sequence": self._sequence,
-            "target": target[:250],
-            "payload": payload,
-        })
+        backup = (
+            self.env["self_healing.backup"]
+            .sudo()
+            .create(
+                {
+                    "attempt_id": self.attempt.id,
+                    "kind": kind,
+                    "operation": payload["op"],
+                    "sequence": self._sequence,
+                    "target": target[:250],
+                    "payload": payload,
+                }
+            )
+        )
         self.backups |= backup
         return backup
 

@@ -31,7 +31,11 @@ class FilterDeactivate(AutoPatch):
     error_classes = ("INVALID_FIELD_DOMAIN",)
     guardrails = ("GR-DOM-001", "GR-DOM-005")
     params = {
-        "model": {"pattern": MODEL_PATTERN, "required": True, "description": "Model named in 'Invalid field <model>.<field>'."},
+        "model": {
+            "pattern": MODEL_PATTERN,
+            "required": True,
+            "description": "Model named in 'Invalid field <model>.<field>'.",
+        },
         "field": {"pattern": FIELD_PATTERN, "required": True, "description": "The field that no longer exists."},
     }
     scope_models = ("ir.filters", "ir.actions.act_window")
@@ -41,13 +45,11 @@ class FilterDeactivate(AutoPatch):
         model, field = params["model"], params["field"]
         filters = env["ir.filters"].search([("model_id", "=", model)])
         bad_filters = {
-            record: leaves for record in filters
-            if (leaves := broken_leaves_about(env, model, record.domain, field))
+            record: leaves for record in filters if (leaves := broken_leaves_about(env, model, record.domain, field))
         }
         actions = env["ir.actions.act_window"].search([("res_model", "=", model), ("domain", "!=", False)])
         bad_actions = {
-            record: leaves for record in actions
-            if (leaves := broken_leaves_about(env, model, record.domain, field))
+            record: leaves for record in actions if (leaves := broken_leaves_about(env, model, record.domain, field))
         }
         return bad_filters, bad_actions
 
@@ -64,12 +66,16 @@ class FilterDeactivate(AutoPatch):
         lines = []
         for record, leaves in bad_filters.items():
             owner = record.user_id.name or "everyone"
-            lines.append(f"Deactivate filter #{record.id} {record.name!r} ({owner}): "
-                         + ", ".join(leaf.source for leaf in leaves))
+            lines.append(
+                f"Deactivate filter #{record.id} {record.name!r} ({owner}): "
+                + ", ".join(leaf.source for leaf in leaves)
+            )
         for record, leaves in bad_actions.items():
-            lines.append(f"Window action #{record.id} {record.name!r}: domain {record.domain!r} -> {SHOW_NOTHING}"
-                         " and a help text explaining it (it lists nothing instead of crashing); bad leaves: "
-                         + ", ".join(leaf.source for leaf in leaves))
+            lines.append(
+                f"Window action #{record.id} {record.name!r}: domain {record.domain!r} -> {SHOW_NOTHING}"
+                " and a help text explaining it (it lists nothing instead of crashing); bad leaves: "
+                + ", ".join(leaf.source for leaf in leaves)
+            )
         return "\n".join(lines) or "Nothing to do."
 
     def apply(self, ctx):
@@ -82,9 +88,7 @@ class FilterDeactivate(AutoPatch):
             ctx.write(action, {"domain": SHOW_NOTHING, "help": self._help(ctx, action)})
 
     def _help(self, ctx, action):
-        return Markup(
-            '<p class="o_view_nocontent_empty_folder">%s</p><p>%s</p>'
-        ) % (
+        return Markup('<p class="o_view_nocontent_empty_folder">%s</p><p>%s</p>') % (
             escape(f"{action.name} is paused by Self-Healing"),
             escape(
                 f"Its filter used the field {ctx.params['field']}, which no longer exists on {ctx.params['model']}."
@@ -107,5 +111,7 @@ class FilterDeactivate(AutoPatch):
             env[model].search_count(record._get_eval_domain())
         for action in env["ir.actions.act_window"].browse(ctx.memo["action_ids"]):
             env[model].search_count(safe_eval(action.domain, {"uid": env.uid}))
-        return True, (f"{len(filters)} filter(s) deactivated, {len(ctx.memo['action_ids'])} action(s) paused;"
-                      f" the remaining filters on {model} that mention {field} search without error")
+        return True, (
+            f"{len(filters)} filter(s) deactivated, {len(ctx.memo['action_ids'])} action(s) paused;"
+            f" the remaining filters on {model} that mention {field} search without error"
+        )

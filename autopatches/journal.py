@@ -73,32 +73,42 @@ def restore_columns(cr, table, images):
         return
     rows = [dict(values, id=int(row_id)) for row_id, values in images.items()]
     columns = sorted({column for row in rows for column in row if column != "id"})
-    assignments = SQL(", ").join(
-        SQL("%s = r.%s", SQL.identifier(column), SQL.identifier(column)) for column in columns
+    assignments = SQL(", ").join(SQL("%s = r.%s", SQL.identifier(column), SQL.identifier(column)) for column in columns)
+    cr.execute(
+        SQL(
+            "UPDATE %s AS t SET %s FROM jsonb_populate_recordset(NULL::%s, %s::jsonb) AS r WHERE t.id = r.id",
+            SQL.identifier(table),
+            assignments,
+            SQL.identifier(table),
+            json.dumps(rows),
+        )
     )
-    cr.execute(SQL(
-        "UPDATE %s AS t SET %s FROM jsonb_populate_recordset(NULL::%s, %s::jsonb) AS r WHERE t.id = r.id",
-        SQL.identifier(table), assignments, SQL.identifier(table), json.dumps(rows),
-    ))
 
 
 def insert_rows(cr, table, rows):
     """Re-insert whole rows captured with ``to_jsonb`` (ids included)."""
     if not rows:
         return
-    cr.execute(SQL(
-        "INSERT INTO %s SELECT * FROM jsonb_populate_recordset(NULL::%s, %s::jsonb)",
-        SQL.identifier(table), SQL.identifier(table), json.dumps(rows),
-    ))
+    cr.execute(
+        SQL(
+            "INSERT INTO %s SELECT * FROM jsonb_populate_recordset(NULL::%s, %s::jsonb)",
+            SQL.identifier(table),
+            SQL.identifier(table),
+            json.dumps(rows),
+        )
+    )
 
 
 def column_digest(cr, table, columns):
     """A digest of the content of some columns, to notice any later change."""
     values = SQL(", ").join(SQL.identifier(column) for column in columns)
-    cr.execute(SQL(
-        "SELECT md5(coalesce(string_agg(ROW(%s)::text, ',' ORDER BY id), '')) FROM %s",
-        values, SQL.identifier(table),
-    ))
+    cr.execute(
+        SQL(
+            "SELECT md5(coalesce(string_agg(ROW(%s)::text, ',' ORDER BY id), '')) FROM %s",
+            values,
+            SQL.identifier(table),
+        )
+    )
     return cr.fetchone()[0]
 
 
@@ -114,9 +124,9 @@ def drift(env, payloads):
     """Sentences naming what changed since the patch wrote it; empty when a rollback is safe."""
     cr = env.cr
     env.flush_all()
-    expected = {}   # (table, id) -> {column: value}
-    deleted = {}    # table -> ids
-    probes = {}     # probe key -> (label, value)
+    expected = {}  # (table, id) -> {column: value}
+    deleted = {}  # table -> ids
+    probes = {}  # probe key -> (label, value)
     reasons = []
     for payload in payloads:
         op = payload["op"]
@@ -191,8 +201,9 @@ def restore(env, payload, files):
     elif op == "columns":
         env.flush_all()
         for column in payload["columns"]:
-            cr.execute(SQL("ALTER TABLE %s DROP COLUMN IF EXISTS %s",
-                           SQL.identifier(payload["table"]), SQL.identifier(column)))
+            cr.execute(
+                SQL("ALTER TABLE %s DROP COLUMN IF EXISTS %s", SQL.identifier(payload["table"]), SQL.identifier(column))
+            )
         env.invalidate_all()
     elif op == "file":
         content = base64.b64decode(payload["content_b64"]) if payload["existed"] else None

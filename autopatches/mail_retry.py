@@ -46,10 +46,16 @@ class MailRetry(AutoPatch):
     error_classes = ("MAIL_DELIVERY",)
     guardrails = ("GR-MAIL-002", "GR-MAIL-003", "GR-MAIL-007")
     params = {
-        "mail_ids": {"pattern": r"\d{1,10}(,\d{1,10}){0,199}", "required": False,
-                     "description": "Comma-separated mail.mail ids; every transient failure when omitted."},
-        "incident_id": {"pattern": r"\d{1,10}", "required": False,
-                        "description": "The incident whose retries are counted (filled in by the runner)."},
+        "mail_ids": {
+            "pattern": r"\d{1,10}(,\d{1,10}){0,199}",
+            "required": False,
+            "description": "Comma-separated mail.mail ids; every transient failure when omitted.",
+        },
+        "incident_id": {
+            "pattern": r"\d{1,10}",
+            "required": False,
+            "description": "The incident whose retries are counted (filled in by the runner).",
+        },
     }
     scope_models = ("mail.mail",)
     risk = "low"
@@ -78,13 +84,16 @@ class MailRetry(AutoPatch):
         """
         if not params.get("incident_id"):
             return env["self_healing.fix.attempt"]
-        attempts = env["self_healing.fix.attempt"].search([
-            ("autopatch_code", "=", self.code),
-            ("incident_id", "=", int(params["incident_id"])),
-            ("state", "in", ("validated", "failed", "rolled_back")),
-            # An attempt refused before it wrote anything (backoff, nothing to send) retried nothing.
-            ("applied_at", "!=", False),
-        ], order="applied_at desc, id desc")
+        attempts = env["self_healing.fix.attempt"].search(
+            [
+                ("autopatch_code", "=", self.code),
+                ("incident_id", "=", int(params["incident_id"])),
+                ("state", "in", ("validated", "failed", "rolled_back")),
+                # An attempt refused before it wrote anything (backoff, nothing to send) retried nothing.
+                ("applied_at", "!=", False),
+            ],
+            order="applied_at desc, id desc",
+        )
         episode = env["self_healing.fix.attempt"]
         for attempt in attempts:
             if attempt.state == "validated":
@@ -120,8 +129,11 @@ class MailRetry(AutoPatch):
         mails = self._mails(env, params)
         _allowed, reason = self._backoff(env, params, mails)
         lines = [f"Mark {len(mails)} mail(s) outgoing again ({reason}), then send them now:"]
-        lines += [f"  #{mail.id} {mail.subject!r} -> {mail.email_to or mail.recipient_ids.mapped('email')}:"
-                  f" {(mail.failure_reason or '').strip().splitlines()[-1:] or ['?']}" for mail in mails]
+        lines += [
+            f"  #{mail.id} {mail.subject!r} -> {mail.email_to or mail.recipient_ids.mapped('email')}:"
+            f" {(mail.failure_reason or '').strip().splitlines()[-1:] or ['?']}"
+            for mail in mails
+        ]
         return "\n".join(lines)
 
     def apply(self, ctx):

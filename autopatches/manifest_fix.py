@@ -10,9 +10,10 @@ import difflib
 import os
 
 import odoo
-import odoo.addons
 from odoo import release
 from odoo.modules import module as odoo_module
+
+import odoo.addons
 
 from ..engine.patching import manifest_text
 from .base import AutoPatch, register
@@ -96,8 +97,9 @@ class ManifestFix(AutoPatch):
         path, text, fixed, _changes = self._target(env, params)
         if path is None:
             return f"Nothing to do: {text}."
-        diff = difflib.unified_diff(text.splitlines(keepends=True), fixed.splitlines(keepends=True),
-                                    fromfile=path, tofile=path)
+        diff = difflib.unified_diff(
+            text.splitlines(keepends=True), fixed.splitlines(keepends=True), fromfile=path, tofile=path
+        )
         return "".join(diff)
 
     def apply(self, ctx):
@@ -117,5 +119,8 @@ class ManifestFix(AutoPatch):
         manifest = odoo_module.load_manifest(module, os.path.dirname(path))
         if not manifest or not manifest.get("license"):
             return False, f"Odoo does not load a licensed manifest for {module}"
-        return True, f"{path} parses and Odoo loads it (version {manifest['version']}, license {manifest['license']}): " \
-            + "; ".join(ctx.memo["changes"])
+        return (
+            True,
+            f"{path} parses and Odoo loads it (version {manifest['version']}, license {manifest['license']}): "
+            + "; ".join(ctx.memo["changes"]),
+        )

@@ -12,6 +12,7 @@ from datetime import timedelta
 import psycopg2.errors
 
 from odoo import fields
+
 from odoo.addons.base.models.ir_cron import BadModuleState
 
 from .base import AutoPatch, register
@@ -31,7 +32,11 @@ class ModuleStateReset(AutoPatch):
     error_classes = ("CRON_FAILURE",)
     guardrails = ("GR-CRN-002",)
     params = {
-        "module": {"pattern": r"[a-z0-9_]{1,64}", "required": False, "description": "One module; all stuck ones when omitted."},
+        "module": {
+            "pattern": r"[a-z0-9_]{1,64}",
+            "required": False,
+            "description": "One module; all stuck ones when omitted.",
+        },
     }
     scope_models = ("ir.module.module",)
     risk = "low"
@@ -46,8 +51,9 @@ class ModuleStateReset(AutoPatch):
         """Module rows another transaction holds (an install or upgrade running now)."""
         try:
             with env.cr.savepoint(flush=False) as savepoint:
-                env.cr.execute("SELECT id FROM ir_module_module WHERE id = ANY(%s) FOR NO KEY UPDATE NOWAIT",
-                               [modules.ids])
+                env.cr.execute(
+                    "SELECT id FROM ir_module_module WHERE id = ANY(%s) FOR NO KEY UPDATE NOWAIT", [modules.ids]
+                )
                 savepoint.rollback()
         except psycopg2.errors.LockNotAvailable:
             return True
@@ -62,8 +68,10 @@ class ModuleStateReset(AutoPatch):
         targets, recent = self._targets(env, params)
         if not targets:
             if recent:
-                return False, (f"{', '.join(recent.mapped('name'))} changed state less than"
-                               f" {int(MIN_STUCK.total_seconds() // 60)} minutes ago: maybe on its way")
+                return False, (
+                    f"{', '.join(recent.mapped('name'))} changed state less than"
+                    f" {int(MIN_STUCK.total_seconds() // 60)} minutes ago: maybe on its way"
+                )
             return False, "no module is waiting to be installed, upgraded or removed"
         if self._busy(env, targets):
             return False, "a module operation is running right now (module rows are locked)"
@@ -73,8 +81,9 @@ class ModuleStateReset(AutoPatch):
         targets, recent = self._targets(env, params)
         lines = [f"{module.name}: {module.state} -> {RESET_TO[module.state]}" for module in targets]
         minutes = int(MIN_STUCK.total_seconds() // 60)
-        lines += [f"Left alone (changed less than {minutes} minutes ago): {module.name} ({module.state})"
-                  for module in recent]
+        lines += [
+            f"Left alone (changed less than {minutes} minutes ago): {module.name} ({module.state})" for module in recent
+        ]
         return "\n".join(lines) or "Nothing to do."
 
     def apply(self, ctx):

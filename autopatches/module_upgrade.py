@@ -37,7 +37,11 @@ class ModuleUpgrade(AutoPatch):
     error_classes = ("UNDEFINED_COLUMN",)
     guardrails = ("GR-COL-001", "GR-COL-002")
     params = {
-        "table": {"pattern": TABLE_PATTERN, "required": True, "description": "Table named in 'column <table>.<column> does not exist'."},
+        "table": {
+            "pattern": TABLE_PATTERN,
+            "required": True,
+            "description": "Table named in 'column <table>.<column> does not exist'.",
+        },
         "column": {"pattern": TABLE_PATTERN, "required": True, "description": "The missing column."},
     }
     scope_tables = ("{table}",)
@@ -77,8 +81,10 @@ class ModuleUpgrade(AutoPatch):
         model, _missing = self._target(ctx.env, ctx.params)
         added = ctx.create_missing_columns(model._name)
         ctx.memo.update(model=model._name, added=added)
-        ctx.note(f"Run '-u {model._original_module}' at the next maintenance window: only the columns of"
-                 f" {model._name} were created, other changes of the module's new code are not applied yet.")
+        ctx.note(
+            f"Run '-u {model._original_module}' at the next maintenance window: only the columns of"
+            f" {model._name} were created, other changes of the module's new code are not applied yet."
+        )
 
     def validate(self, ctx):
         model = ctx.env[ctx.memo["model"]].with_context(active_test=False)

@@ -44,7 +44,8 @@ class RuleDeactivate(AutoPatch):
             domain.append(("id", "=", int(params["rule_id"])))
         rules = env["ir.rule"].search(domain)
         return {
-            rule: leaves for rule in rules
+            rule: leaves
+            for rule in rules
             if (leaves := broken_leaves_about(env, params["model"], rule.domain_force, params["field"]))
         }
 
@@ -65,8 +66,10 @@ class RuleDeactivate(AutoPatch):
                 f" {', '.join(leaf.source for leaf in leaves)}"
             )
         if lines:
-            lines.append("Warning: without this rule its users may reach records it used to hide."
-                         " Rewrite its domain and reactivate it, or roll this fix back.")
+            lines.append(
+                "Warning: without this rule its users may reach records it used to hide."
+                " Rewrite its domain and reactivate it, or roll this fix back."
+            )
         return "\n".join(lines) or "Nothing to do."
 
     def apply(self, ctx):

@@ -21,7 +21,12 @@ from odoo import fields, release
 from . import base, journal
 from .context import PatchContext
 from .errors import (
-    AttemptBusy, AutoPatchError, NotApplicable, NotRunnable, RollbackRefused, ValidationFailed,
+    AttemptBusy,
+    AutoPatchError,
+    NotApplicable,
+    NotRunnable,
+    RollbackRefused,
+    ValidationFailed,
 )
 
 _logger = logging.getLogger(__name__)
@@ -131,10 +136,17 @@ def run_attempt(attempt, dry_run=None):
         return _fail(attempt, exc, started, plan=plan, applied_at=applied_at)
     duration = time.monotonic() - started
     outcome = _outcome(patch, detail, ctx.notes)
-    attempt._set_state("applied", applied_at=applied_at,
-                       detected_at=attempt.detected_at or attempt.incident_id.first_seen or started_at)
     attempt._set_state(
-        "validated", healed_at=fields.Datetime.now(), duration=duration, outcome=outcome, error=False,
+        "applied",
+        applied_at=applied_at,
+        detected_at=attempt.detected_at or attempt.incident_id.first_seen or started_at,
+    )
+    attempt._set_state(
+        "validated",
+        healed_at=fields.Datetime.now(),
+        duration=duration,
+        outcome=outcome,
+        error=False,
     )
     attempt.message_post(body=outcome)
     return RunResult(attempt.id, attempt.state, True, False, outcome, plan, duration)
@@ -178,8 +190,9 @@ def rollback_attempt(attempt):
         raise RollbackRefused(f"the rollback failed and was undone: {_describe(exc)}") from exc
     backups.write({"state": "restored", "restored_at": fields.Datetime.now()})
     detail = f"Rolled back: {len(backups)} backup(s) restored."
-    attempt._set_state("rolled_back", rolled_back_at=fields.Datetime.now(),
-                       outcome=(attempt.outcome or "") + "\n" + detail)
+    attempt._set_state(
+        "rolled_back", rolled_back_at=fields.Datetime.now(), outcome=(attempt.outcome or "") + "\n" + detail
+    )
     attempt.message_post(body=detail)
     return RunResult(attempt.id, attempt.state, True, False, detail, duration=time.monotonic() - started)
 
@@ -214,8 +227,11 @@ def _fail(attempt, exc, started, plan, applied_at=None):
     labels = {NotApplicable: "Not applicable", ValidationFailed: "Validation failed"}
     label = next((text for kind, text in labels.items() if isinstance(exc, kind)), "Failed")
     outcome = f"{label}: {exc}. Nothing was changed (everything the fix wrote was rolled back)."
-    values = {"duration": duration, "outcome": outcome,
-              "error": _describe(exc) if expected else "".join(traceback.format_exception(exc))}
+    values = {
+        "duration": duration,
+        "outcome": outcome,
+        "error": _describe(exc) if expected else "".join(traceback.format_exception(exc)),
+    }
     if plan:
         values["plan_preview"] = plan
     if applied_at:

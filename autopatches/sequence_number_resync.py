@@ -41,23 +41,32 @@ def numbering(env, params):
     if sequence.use_date_range:
         today = fields.Date.context_today(sequence)
         target = env["ir.sequence.date_range"].search(
-            [("sequence_id", "=", sequence.id), ("date_from", "<=", today), ("date_to", ">=", today)], limit=1)
+            [("sequence_id", "=", sequence.id), ("date_from", "<=", today), ("date_to", ">=", today)], limit=1
+        )
         if not target:
             return f"sequence {sequence.name!r} has no date range for today yet: its numbering starts afresh"
         sequence = sequence.with_context(ir_sequence_date_range=target.date_from)
     prefix, suffix = sequence._get_prefix_suffix()
     pattern = re.compile(re.escape(prefix) + r"(\d+)" + re.escape(suffix))
-    rows = env[model_name].with_context(active_test=False).search_read(
-        [(field_name, "=like", _like_escape(prefix) + "%" + _like_escape(suffix))], [field_name])
+    rows = (
+        env[model_name]
+        .with_context(active_test=False)
+        .search_read([(field_name, "=like", _like_escape(prefix) + "%" + _like_escape(suffix))], [field_name])
+    )
     numbers = [int(match.group(1)) for row in rows if (match := pattern.fullmatch(row[field_name] or ""))]
     target.invalidate_recordset(["number_next_actual"])
     pg_sequence = "ir_sequence_%03d" % sequence.id
     if target._name == "ir.sequence.date_range":
         pg_sequence += "_%03d" % target.id
     return {
-        "sequence": sequence, "target": target, "prefix": prefix, "suffix": suffix,
-        "highest": max(numbers, default=0), "next": target.number_next_actual,
-        "increment": sequence.number_increment or 1, "pg_sequence": pg_sequence,
+        "sequence": sequence,
+        "target": target,
+        "prefix": prefix,
+        "suffix": suffix,
+        "highest": max(numbers, default=0),
+        "next": target.number_next_actual,
+        "increment": sequence.number_increment or 1,
+        "pg_sequence": pg_sequence,
         "standard": sequence.implementation == "standard",
     }
 
@@ -74,7 +83,11 @@ class SequenceNumberResync(AutoPatch):
         "sequence_id": {"pattern": r"\d{1,10}", "required": False, "description": "Id of the ir.sequence."},
         "sequence_code": {"pattern": r"[\w.\-/]{1,64}", "required": False, "description": "Code of the ir.sequence."},
         "model": {"pattern": MODEL_PATTERN, "required": True, "description": "Model whose records carry the numbers."},
-        "field": {"pattern": r"[a-z0-9_]{1,64}", "required": True, "description": "Field holding the number, e.g. name."},
+        "field": {
+            "pattern": r"[a-z0-9_]{1,64}",
+            "required": True,
+            "description": "Field holding the number, e.g. name.",
+        },
     }
     one_of = (("sequence_id", "sequence_code"),)
     scope_models = ("ir.sequence", "ir.sequence.date_range")
@@ -134,4 +147,7 @@ class SequenceNumberResync(AutoPatch):
         model, field = ctx.params["model"], ctx.params["field"]
         if ctx.env[model].with_context(active_test=False).search_count([(field, "=", following)]):
             return False, f"{following!r} already exists in {model}.{field}"
-        return True, f"the next number is {following!r}, past the highest used {self._format(state, state['highest'])!r}"
+        return (
+            True,
+            f"the next number is {following!r}, past the highest used {self._format(state, state['highest'])!r}",
+        )

@@ -17,15 +17,22 @@ def sequence_state(cr, table):
     if not sequence:
         return None
     cr.execute(
-        "SELECT seqincrement, seqstart, pg_sequence_last_value(seqrelid) FROM pg_sequence WHERE seqrelid = %s::regclass",
+        "SELECT seqincrement, seqstart, pg_sequence_last_value(seqrelid)"
+        " FROM pg_sequence WHERE seqrelid = %s::regclass",
         [sequence],
     )
     increment, start, last_value = cr.fetchone()
     cr.execute(SQL("SELECT max(id) FROM %s", SQL.identifier(table)))
     max_id = cr.fetchone()[0] or 0
     next_id = start if last_value is None else last_value + increment
-    return {"sequence": sequence, "last_value": last_value, "start": start, "increment": increment,
-            "max_id": max_id, "next_id": next_id}
+    return {
+        "sequence": sequence,
+        "last_value": last_value,
+        "start": start,
+        "increment": increment,
+        "max_id": max_id,
+        "next_id": next_id,
+    }
 
 
 @register
@@ -37,8 +44,11 @@ class SequenceResync(AutoPatch):
     error_classes = ("SEQ_PKEY_DRIFT",)
     guardrails = ("GR-SEQ-001", "GR-SEQ-002")
     params = {
-        "table": {"pattern": TABLE_PATTERN, "required": True,
-                  "description": "Table whose <table>_pkey was violated, e.g. res_partner."},
+        "table": {
+            "pattern": TABLE_PATTERN,
+            "required": True,
+            "description": "Table whose <table>_pkey was violated, e.g. res_partner.",
+        },
     }
     scope_tables = ("{table}",)
     risk = "low"
@@ -58,8 +68,10 @@ class SequenceResync(AutoPatch):
         if state is None:
             return f"Nothing to do: {params['table']} has no id sequence."
         return (
-            f"Table {params['table']}: max(id) = {state['max_id']}, {state['sequence']} next value = {state['next_id']}.\n"
-            f"SELECT setval('{state['sequence']}', {state['max_id']}, true)  -> next id {state['max_id'] + state['increment']}\n"
+            f"Table {params['table']}: max(id) = {state['max_id']}, "
+            f"{state['sequence']} next value = {state['next_id']}.\n"
+            f"SELECT setval('{state['sequence']}', {state['max_id']}, true)"
+            f"  -> next id {state['max_id'] + state['increment']}\n"
             f"Undo: setval back to {state['last_value'] if state['last_value'] is not None else state['start']}"
             f" ({'called' if state['last_value'] is not None else 'not called'})."
         )

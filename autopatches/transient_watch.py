@@ -50,9 +50,19 @@ def describe(window):
 
 def watch_window(env, incident):
     """The quiet window of an incident: from its latest watch, or the configured default."""
-    attempt = env["self_healing.fix.attempt"].sudo().search([
-        ("incident_id", "=", incident.id), ("autopatch_code", "=", TransientWatch.code), ("state", "=", "validated"),
-    ], order="healed_at desc, id desc", limit=1)
+    attempt = (
+        env["self_healing.fix.attempt"]
+        .sudo()
+        .search(
+            [
+                ("incident_id", "=", incident.id),
+                ("autopatch_code", "=", TransientWatch.code),
+                ("state", "=", "validated"),
+            ],
+            order="healed_at desc, id desc",
+            limit=1,
+        )
+    )
     seconds = _seconds((attempt.params or {}).get("window_seconds"))
     return timedelta(seconds=seconds) if seconds else default_window(env)
 
@@ -70,9 +80,16 @@ def resolve_quiet_incidents(env, now=None):
     restarts the wait.
     """
     now = now or fields.Datetime.now()
-    incidents = env["self_healing.incident"].sudo().search([
-        ("transient", "=", True), ("state", "not in", ("healed", "ignored")),
-    ])
+    incidents = (
+        env["self_healing.incident"]
+        .sudo()
+        .search(
+            [
+                ("transient", "=", True),
+                ("state", "not in", ("healed", "ignored")),
+            ]
+        )
+    )
     healed = incidents.browse()
     for incident in incidents:
         window = watch_window(env, incident)
@@ -82,7 +99,9 @@ def resolve_quiet_incidents(env, now=None):
             if "matched" not in lifecycle.INCIDENT_TRANSITIONS.get(incident.state, ()):
                 continue
             incident._set_state("matched")
-        incident._set_state("healed", note=f"Transient fault: no recurrence for {describe(window)}, resolved by itself.")
+        incident._set_state(
+            "healed", note=f"Transient fault: no recurrence for {describe(window)}, resolved by itself."
+        )
         healed |= incident
     return {"healed": healed, "watching": incidents - healed}
 
@@ -96,10 +115,16 @@ class TransientWatch(AutoPatch):
     error_classes = TRANSIENT_CLASSES
     guardrails = ("GR-SER-001", "GR-SER-002", "GR-SER-003", "GR-LCK-001", "GR-LCK-002", "GR-LCK-003", "GR-LCK-004")
     params = {
-        "incident_id": {"pattern": r"\d{1,10}", "required": False,
-                        "description": "The incident to watch (filled in by the runner from the attempt)."},
-        "window_seconds": {"pattern": r"[1-9]\d{1,5}", "required": False,
-                           "description": "Quiet seconds before it counts as resolved (10 at least)."},
+        "incident_id": {
+            "pattern": r"\d{1,10}",
+            "required": False,
+            "description": "The incident to watch (filled in by the runner from the attempt).",
+        },
+        "window_seconds": {
+            "pattern": r"[1-9]\d{1,5}",
+            "required": False,
+            "description": "Quiet seconds before it counts as resolved (10 at least).",
+        },
     }
     scope_models = ("self_healing.incident",)
     risk = "low"

@@ -26,8 +26,10 @@ def ownership(view):
     data = view.env["ir.model.data"].sudo().search([("model", "=", "ir.ui.view"), ("res_id", "=", view.id)])
     owned = data.filtered(lambda record: record.module not in CUSTOM_MODULES and not record.noupdate)
     if owned:
-        return (f"it belongs to module {owned[0].module} ({owned[0].module}.{owned[0].name}):"
-                " upgrade or fix that module instead")
+        return (
+            f"it belongs to module {owned[0].module} ({owned[0].module}.{owned[0].name}):"
+            " upgrade or fix that module instead"
+        )
     return ""
 
 
@@ -67,10 +69,16 @@ class ViewDeactivate(AutoPatch):
     params = {
         "view_id": {"pattern": r"\d{1,10}", "required": False, "description": "Database id of the broken view."},
         "view_name": {"pattern": r"[^\n\r]{1,200}", "required": False, "description": "Name of the broken view."},
-        "model": {"pattern": r"[a-z][a-z0-9_]{0,63}(?:\.[a-z0-9_]{1,64}){0,7}", "required": False,
-                  "description": "Model of the view that names the missing field (with field, when no view is named)."},
-        "field": {"pattern": r"[A-Za-z_][A-Za-z0-9_]{0,62}", "required": False,
-                  "description": "The missing field's name (with model, when no view is named)."},
+        "model": {
+            "pattern": r"[a-z][a-z0-9_]{0,63}(?:\.[a-z0-9_]{1,64}){0,7}",
+            "required": False,
+            "description": "Model of the view that names the missing field (with field, when no view is named).",
+        },
+        "field": {
+            "pattern": r"[A-Za-z_][A-Za-z0-9_]{0,62}",
+            "required": False,
+            "description": "The missing field's name (with model, when no view is named).",
+        },
     }
     # Odoo's message often names only the field and the model: then both are needed to find the view.
     one_of = (("view_id", "view_name", "field"), ("view_id", "view_name", "model"))
@@ -85,16 +93,20 @@ class ViewDeactivate(AutoPatch):
             return views.search([("name", "=", params["view_name"])])
         # No view named: only the active extensions of that model whose own arch names the field are
         # suspects; _targets still demands that Odoo's validation of each one fails on that field.
-        extensions = env["ir.ui.view"].search([
-            ("model", "=", params["model"]), ("mode", "=", "extension"), ("inherit_id", "!=", False)])
+        extensions = env["ir.ui.view"].search(
+            [("model", "=", params["model"]), ("mode", "=", "extension"), ("inherit_id", "!=", False)]
+        )
         return extensions.filtered(lambda view: mentions(view.arch_db, params["field"]))
 
     def _no_candidate(self, params):
         if params.get("view_id") or params.get("view_name"):
             return "no view matches " + ", ".join(
-                f"{key}={params[key]!r}" for key in ("view_id", "view_name") if params.get(key))
-        return (f"no active customised view of {params['model']} names the field {params['field']!r}:"
-                " nothing safe to deactivate")
+                f"{key}={params[key]!r}" for key in ("view_id", "view_name") if params.get(key)
+            )
+        return (
+            f"no active customised view of {params['model']} names the field {params['field']!r}:"
+            " nothing safe to deactivate"
+        )
 
     def _targets(self, env, params):
         """``(views to deactivate with their error, refusals)``."""
@@ -142,13 +154,17 @@ class ViewDeactivate(AutoPatch):
                 remaining_by_root[root] = error_without(root, everyone, field)
             remaining = remaining_by_root[root]
             if remaining:
-                refusals.append(f"view #{view.id} {view.name!r}: the form #{root.id} still fails without any of"
-                                f" {', '.join(f'#{id_}' for id_ in everyone.ids)}: {remaining}")
+                refusals.append(
+                    f"view #{view.id} {view.name!r}: the form #{root.id} still fails without any of"
+                    f" {', '.join(f'#{id_}' for id_ in everyone.ids)}: {remaining}"
+                )
             elif error_without(root, everyone - view, field):
                 culprits[view] = error
             else:
-                refusals.append(f"view #{view.id} {view.name!r} names {field!r}, but the form validates"
-                                " with it alone: it only suffers from another view")
+                refusals.append(
+                    f"view #{view.id} {view.name!r} names {field!r}, but the form validates"
+                    " with it alone: it only suffers from another view"
+                )
         return culprits
 
     def applicable(self, env, params):
@@ -161,12 +177,16 @@ class ViewDeactivate(AutoPatch):
         targets, refusals = self._targets(env, params)
         lines = []
         for view, error in targets.items():
-            lines.append(f"Deactivate view #{view.id} {view.name!r} on {view.model}"
-                         f" (inherits #{view.inherit_id.id} {view.inherit_id.name!r}): {error}")
+            lines.append(
+                f"Deactivate view #{view.id} {view.name!r} on {view.model}"
+                f" (inherits #{view.inherit_id.id} {view.inherit_id.name!r}): {error}"
+            )
             children = view.with_context(active_test=True).inherit_children_ids
             if children:
-                lines.append("  its own extensions stop applying too: "
-                             + ", ".join(f"#{child.id} {child.name!r}" for child in children))
+                lines.append(
+                    "  its own extensions stop applying too: "
+                    + ", ".join(f"#{child.id} {child.name!r}" for child in children)
+                )
         lines += [f"Skip: {refusal}" for refusal in refusals]
         return "\n".join(lines) or "Nothing to do."
 

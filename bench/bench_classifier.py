@@ -11,8 +11,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from engine.match.classifier import UNKNOWN, Classifier
 from engine.library.guardrails import load_library
+from engine.match.classifier import UNKNOWN, Classifier
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "classifier_corpus.jsonl"
 # Written by someone who saw neither the rules nor the corpus above, after the rules were tuned
@@ -104,9 +104,11 @@ def run(ctx):
     for code in sorted(per_class):
         row = per_class[code]
         print(f"{code:<24}{row['n']:>5}{row['answered']:>10}{row['correct']:>9}")
-    wrong = [(example[0], example[2], answer.error_class, answer.guardrail, answer.confidence)
-             for example, answer in zip(examples, answers)
-             if answer.error_class != UNKNOWN and answer.error_class != example[2]]
+    wrong = [
+        (example[0], example[2], answer.error_class, answer.guardrail, answer.confidence)
+        for example, answer in zip(examples, answers)
+        if answer.error_class != UNKNOWN and answer.error_class != example[2]
+    ]
     for example_id, truth, said, code, confidence in wrong:
         print(f"  wrong: {example_id}: {truth} classified {said} by {code} at {confidence:.2f}")
 
@@ -114,13 +116,17 @@ def run(ctx):
         held = load_corpus(HOLDOUT)
         held_figures, _per_class = score(held, [classifier.classify(log) for _id, log, _truth in held])
         figures.update({key.replace("corpus_", "holdout_"): value for key, value in held_figures.items()})
-        print(f"held-out set, {figures['holdout_size']} examples: coverage {figures['holdout_coverage']:.1%}, "
-              f"false positives {figures['holdout_fp_rate']:.1%}, calibration error {figures['holdout_ece']:.3f}")
+        print(
+            f"held-out set, {figures['holdout_size']} examples: coverage {figures['holdout_coverage']:.1%}, "
+            f"false positives {figures['holdout_fp_rate']:.1%}, calibration error {figures['holdout_ece']:.3f}"
+        )
 
     texts = [log for _id, log, _truth in examples]
     figures["classify_per_s"] = round(throughput(classifier, texts, 0.5 if ctx.quick else 2.0))
-    print(f"{figures['corpus_size']} examples: coverage {figures['corpus_coverage']:.1%} (target >= 85%), "
-          f"false positives {figures['corpus_fp_rate']:.1%} of answers (target <= 2%), "
-          f"calibration error {figures['corpus_ece']:.3f} (target <= 0.05), "
-          f"{figures['classify_per_s']} texts/s on one core (target >= 2000)")
+    print(
+        f"{figures['corpus_size']} examples: coverage {figures['corpus_coverage']:.1%} (target >= 85%), "
+        f"false positives {figures['corpus_fp_rate']:.1%} of answers (target <= 2%), "
+        f"calibration error {figures['corpus_ece']:.3f} (target <= 0.05), "
+        f"{figures['classify_per_s']} texts/s on one core (target >= 2000)"
+    )
     return figures

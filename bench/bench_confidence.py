@@ -37,9 +37,7 @@ def run(ctx):
     one = compute_confidence(_inputs([(True, start)], start))
     results["conf_one_success_total"] = round(one.total, 4)
     results["conf_one_success_rate_term"] = round(one.term("success_rate").value, 4)
-    best = compute_confidence(
-        ConfidenceInputs(1.0, 10**6, [(True, start)], start, True, True, prior_success_rate=1.0)
-    )
+    best = compute_confidence(ConfidenceInputs(1.0, 10**6, [(True, start)], start, True, True, prior_success_rate=1.0))
     results["conf_one_success_best_case_total"] = round(best.total, 4)
     print(
         f"After exactly 1 success: total {one.total:.3f} (success-rate term"
@@ -85,10 +83,7 @@ def run(ctx):
 
     scored = ATTEMPTS * len(TRUE_RATES)
     results["conf_score_us_per_call_with_history"] = round(elapsed / scored * 1e6, 1)
-    print(
-        f"Scoring cost: {elapsed / scored * 1e6:.0f} us per call on average"
-        f" (histories of 1 to {ATTEMPTS} outcomes)."
-    )
+    print(f"Scoring cost: {elapsed / scored * 1e6:.0f} us per call on average (histories of 1 to {ATTEMPTS} outcomes).")
     return results
 
 

@@ -96,8 +96,7 @@ def _typical_exception(folder):
     source.parent.mkdir(parents=True)
     lines = [f"def step_{i}(record_id):\n    return step_{i + 1}(record_id)\n" for i in range(FRAME_COUNT - 1)]
     lines.append(
-        f"def step_{FRAME_COUNT - 1}(record_id):\n"
-        "    raise KeyError(f'serial_id of sale.order.line({record_id},)')\n"
+        f"def step_{FRAME_COUNT - 1}(record_id):\n    raise KeyError(f'serial_id of sale.order.line({{record_id}},)')\n"
     )
     source.write_text("".join(lines))
     spec = importlib.util.spec_from_file_location("bench_detection_chain", source)
@@ -115,7 +114,13 @@ def _records(logger, exc_info, count, preformatted):
     records = []
     for index in range(count):
         record = logger.makeRecord(
-            logger.name, logging.ERROR, __file__, 1, "Exception during request handling (%s).", (index,), exc_info,
+            logger.name,
+            logging.ERROR,
+            __file__,
+            1,
+            "Exception during request handling (%s).",
+            (index,),
+            exc_info,
             func="_records",  # ir_logging.func is NOT NULL: a record without it would be silently lost
         )
         if preformatted:
@@ -138,8 +143,16 @@ class TableSink:
         from psycopg2.extras import execute_values
 
         rows = [
-            (s["dbname"], s["source"], s["level"], s["logger"], s["message"], s["traceback"], s["occurred_at"],
-             json.dumps(s["extra"]))
+            (
+                s["dbname"],
+                s["source"],
+                s["level"],
+                s["logger"],
+                s["message"],
+                s["traceback"],
+                s["occurred_at"],
+                json.dumps(s["extra"]),
+            )
             for s in signals
         ]
         with self.conn.cursor() as cr:
@@ -273,7 +286,9 @@ def _capture_cost(ctx, cluster, dbname, exc_info):
 
 def _burst_once(cluster, dbname, exc_info, capacity):
     sink = TableSink(cluster, dbname)
-    handler = addon_module("detection.capture").BufferedCaptureHandler(sink, capacity=capacity, batch_size=500, flush_interval=0.2)
+    handler = addon_module("detection.capture").BufferedCaptureHandler(
+        sink, capacity=capacity, batch_size=500, flush_interval=0.2
+    )
     logger = _private_logger(f"bench.detection.burst.{capacity}")
     logger.addHandler(handler)
     per_thread = BURST_RECORDS // BURST_THREADS
@@ -365,11 +380,15 @@ ADDON_FRAMES = (
     ("my_stock/models/stock_move.py", "_action_done", "moves.write({'state': 'done'})"),
 )
 FAULTS = (
-    ('psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint "res_partner_pkey"\n'
-     "DETAIL:  Key (id)=({n}) already exists."),
-    ("psycopg2.errors.UndefinedColumn: column res_partner.x_studio_serial does not exist\n"
-     'LINE 1: SELECT "res_partner"."x_studio_serial" FROM "res_partner" WHERE "res_partner"."id" IN ({n})\n'
-     "                ^"),
+    (
+        'psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint "res_partner_pkey"\n'
+        "DETAIL:  Key (id)=({n}) already exists."
+    ),
+    (
+        "psycopg2.errors.UndefinedColumn: column res_partner.x_studio_serial does not exist\n"
+        'LINE 1: SELECT "res_partner"."x_studio_serial" FROM "res_partner" WHERE "res_partner"."id" IN ({n})\n'
+        "                ^"
+    ),
     "ValueError: Expected singleton: sale.order.line({n}, {m})",
     "ValueError: Invalid field res.partner.x_legacy_code in leaf ('x_legacy_code', '=', 'CUST-{n}')",
     "KeyError: 'serial_id'",

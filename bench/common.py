@@ -50,8 +50,9 @@ def addon_module(dotted):
     """
     import importlib
 
-    import odoo.addons
     from selfhealing_cli.paths import addon_link
+
+    import odoo.addons
 
     addons_dir = str(addon_link().parent)
     if addons_dir not in odoo.addons.__path__:

@@ -21,8 +21,11 @@ def notify_cron_workers(dbname):
     function = os.getenv("ODOO_NOTIFY_FUNCTION", "pg_notify")
     try:
         with sql_db.db_connect("postgres").cursor() as cr:
-            cr.execute(sql.SQL("SELECT {}('cron_trigger', %s)").format(sql.Identifier(function)), [dbname],
-                       log_exceptions=False)
+            cr.execute(
+                sql.SQL("SELECT {}('cron_trigger', %s)").format(sql.Identifier(function)),
+                [dbname],
+                log_exceptions=False,
+            )
     except Exception:  # noqa: BLE001 - the next poll finds the trigger
         _logger.debug("could not notify the cron workers of %s", dbname, exc_info=True)
 

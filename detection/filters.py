@@ -66,10 +66,18 @@ class SlowRecordForwarder(logging.Handler):
             target = capture.installed_handler()
             if target is None:
                 return False
-            copy = logging.makeLogRecord(dict(
-                record.__dict__, msg=message, args=None, levelno=logging.WARNING, levelname="WARNING",
-                exc_info=None, exc_text=None, message=message,
-            ))
+            copy = logging.makeLogRecord(
+                dict(
+                    record.__dict__,
+                    msg=message,
+                    args=None,
+                    levelno=logging.WARNING,
+                    levelname="WARNING",
+                    exc_info=None,
+                    exc_text=None,
+                    message=message,
+                )
+            )
             target.emit(copy)
             self.forwarded += 1
             return True

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from ..engine.detect.fingerprint import DEFAULT_BUSINESS_EXCEPTIONS
 
 PREFIX = "self_healing."
-LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,
-          "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
+LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
 
 
 @dataclass(frozen=True)
@@ -29,10 +34,18 @@ class DetectionSettings:
 
 
 DEFAULTS = DetectionSettings()
-KEYS = tuple(PREFIX + name for name in (
-    "capture_level", "business_exceptions", "slow_request_seconds", "slow_request_queries",
-    "slow_cron_seconds", "occurrence_keep_count", "occurrence_keep_days",
-))
+KEYS = tuple(
+    PREFIX + name
+    for name in (
+        "capture_level",
+        "business_exceptions",
+        "slow_request_seconds",
+        "slow_request_queries",
+        "slow_cron_seconds",
+        "occurrence_keep_count",
+        "occurrence_keep_days",
+    )
+)
 
 
 def _positive(text, kind, default):
@@ -47,6 +60,7 @@ def _positive(text, kind, default):
 
 def from_params(params):
     """Settings from a {key: value} mapping of ir_config_parameter rows; missing or bad values take defaults."""
+
     def get(name):
         return params.get(PREFIX + name)
 

@@ -22,16 +22,26 @@ import psycopg2.errors
 
 from odoo import sql_db
 
-from . import settings as detection_settings
 from . import cron_wake, staging, standin
+from . import settings as detection_settings
 from .cache import settings_cache
 from .sources import CRON_LOGGER, blocks_scheduler
 
 PROCESSING_CRON_XMLID = ("self_healing", "ir_cron_process_signals")
 STATS_TABLE = "self_healing_capture_stat"
 STAT_COLUMNS = (
-    "captured", "dropped", "flushed", "sink_errors", "sink_lost", "ignored", "emit_errors", "queue_size",
-    "staged", "no_database", "not_installed", "slow_forwarded",
+    "captured",
+    "dropped",
+    "flushed",
+    "sink_errors",
+    "sink_lost",
+    "ignored",
+    "emit_errors",
+    "queue_size",
+    "staged",
+    "no_database",
+    "not_installed",
+    "slow_forwarded",
 )
 STATEMENT_TIMEOUT_MS = 5000
 RECHECK_SECONDS = 60.0
@@ -57,8 +67,14 @@ class StagingSink:
     installer gives the handler's, the sink's and the forwarder's together).
     """
 
-    def __init__(self, stats_provider=None, recheck_seconds=RECHECK_SECONDS,
-                 trigger_interval=TRIGGER_INTERVAL, stats_interval=STATS_INTERVAL, standin=None):
+    def __init__(
+        self,
+        stats_provider=None,
+        recheck_seconds=RECHECK_SECONDS,
+        trigger_interval=TRIGGER_INTERVAL,
+        stats_interval=STATS_INTERVAL,
+        standin=None,
+    ):
         self.stats_provider = stats_provider
         self.standin = standin  # a standin.SchedulerStandin, or None: the scheduler is never stood in for
         self.recheck_seconds = recheck_seconds
@@ -123,7 +139,8 @@ class StagingSink:
                     pending_modules = standin.pending_modules(cr)
                 # While the scheduler skips this database a trigger would only make it say so again.
                 if not pending_modules and not all(
-                        self._is_processing_failure(signal, state.cron_id) for signal in signals):
+                    self._is_processing_failure(signal, state.cron_id) for signal in signals
+                ):
                     notify = self._trigger(cr, state, now)
                 self._write_stats(cr, state, now, pending=len(signals))
         except psycopg2.errors.UndefinedTable:
@@ -141,7 +158,8 @@ class StagingSink:
     def _inspect(self, cr, dbname, now):
         cr.execute(
             "SELECT to_regclass(%s) IS NOT NULL, to_regclass('ir_model_data') IS NOT NULL",
-            [staging.TABLE], log_exceptions=False,
+            [staging.TABLE],
+            log_exceptions=False,
         )
         has_table, is_odoo = cr.fetchone()
         cron_id = None
@@ -150,7 +168,8 @@ class StagingSink:
             cr.execute(
                 "SELECT cron.id FROM ir_model_data data JOIN ir_cron cron ON cron.id = data.res_id "
                 "WHERE data.module = %s AND data.name = %s AND data.model = 'ir.cron' AND cron.active",
-                list(PROCESSING_CRON_XMLID), log_exceptions=False,
+                list(PROCESSING_CRON_XMLID),
+                log_exceptions=False,
             )
             row = cr.fetchone()
             cron_id = row[0] if row else None
@@ -188,7 +207,8 @@ class StagingSink:
         cr.execute(
             "INSERT INTO ir_cron_trigger (cron_id, call_at, create_date, write_date) "
             "VALUES (%s, now() at time zone 'UTC', now() at time zone 'UTC', now() at time zone 'UTC')",
-            [state.cron_id], log_exceptions=False,
+            [state.cron_id],
+            log_exceptions=False,
         )
         state.triggered_at = now
         self._count("triggers")
@@ -207,13 +227,18 @@ class StagingSink:
         # The batch being written now counts as staged already.
         counters["staged"] += pending
         columns = ("host", "pid", "started_at", "updated_at", *STAT_COLUMNS)
-        values = [self.host, os.getpid(), self.started_at, datetime.now(timezone.utc).replace(tzinfo=None),
-                  *(counters[name] for name in STAT_COLUMNS)]
+        values = [
+            self.host,
+            os.getpid(),
+            self.started_at,
+            datetime.now(timezone.utc).replace(tzinfo=None),
+            *(counters[name] for name in STAT_COLUMNS),
+        ]
         updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns[2:])
         cr.execute(
             f"INSERT INTO {STATS_TABLE} ({', '.join(columns)}, create_date, write_date) "
             f"VALUES ({', '.join(['%s'] * len(columns))}, now() at time zone 'UTC', now() at time zone 'UTC') "
             f"ON CONFLICT (host, pid) DO UPDATE SET {updates}, write_date = EXCLUDED.write_date",
-            values, log_exceptions=False,
+            values,
+            log_exceptions=False,
         )
-

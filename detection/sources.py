@@ -147,20 +147,35 @@ def refine(source, logger, message):
         entry = access_log.parse_access_line(message)
         if entry is not None:
             route = f"{entry.method or ''} {masked_path(entry.path)}".strip()
-            facts = {key: value for key, value in (
-                ("method", entry.method), ("path", entry.path), ("status", entry.status),
-                ("query_count", entry.query_count), ("sql_time", entry.sql_time),
-                ("python_time", entry.python_time), ("duration", entry.total_time),
-            ) if value is not None}
-            return Refinement("performance", group_key=f"request {route}", title=f"Slow request: {route}",
-                              facts=facts, slow_request=entry)
+            facts = {
+                key: value
+                for key, value in (
+                    ("method", entry.method),
+                    ("path", entry.path),
+                    ("status", entry.status),
+                    ("query_count", entry.query_count),
+                    ("sql_time", entry.sql_time),
+                    ("python_time", entry.python_time),
+                    ("duration", entry.total_time),
+                )
+                if value is not None
+            }
+            return Refinement(
+                "performance",
+                group_key=f"request {route}",
+                title=f"Slow request: {route}",
+                facts=facts,
+                slow_request=entry,
+            )
     elif logger == CRON_LOGGER:
         done = _CRON_DONE.match(message)
         if done:
             name = unquote(done.group("name"))
             seconds = float(done.group("seconds"))
             return Refinement(
-                "performance", group_key=f"cron {name}", title=f"Slow scheduled action: {name}",
+                "performance",
+                group_key=f"cron {name}",
+                title=f"Slow scheduled action: {name}",
                 facts={"cron_id": int(done.group("id")), "cron_name": name, "duration": seconds},
                 cron_seconds=seconds,
             )
@@ -183,9 +198,7 @@ def refine(source, logger, message):
 def is_slow(refinement, settings):
     """For performance refinements: does the signal cross this database's limits?"""
     if refinement.slow_request is not None:
-        return access_log.is_slow(
-            refinement.slow_request, settings.slow_request_seconds, settings.slow_request_queries
-        )
+        return access_log.is_slow(refinement.slow_request, settings.slow_request_seconds, settings.slow_request_queries)
     if refinement.cron_seconds is not None:
         return settings.slow_cron_seconds is not None and refinement.cron_seconds > settings.slow_cron_seconds
     return True

@@ -11,8 +11,7 @@ import json
 from ..engine.detect.signal import as_utc
 
 TABLE = "self_healing_signal"
-COLUMNS = ("source", "level", "logger", "message", "traceback", "dbname", "uid", "request_path",
-           "occurred_at", "extra")
+COLUMNS = ("source", "level", "logger", "message", "traceback", "dbname", "uid", "request_path", "occurred_at", "extra")
 MAX_MESSAGE_CHARS = 20000
 MAX_TRACEBACK_CHARS = 100000
 MAX_EXTRA_CHARS = 20000
@@ -70,8 +69,7 @@ def insert_statement(signals, clean=clean_text):
     params = []
     for signal in signals:
         params.extend(row_values(signal, clean))
-    query = (
-        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}, create_date, write_date) VALUES "
-        + ", ".join([_ROW] * len(signals))
+    query = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}, create_date, write_date) VALUES " + ", ".join(
+        [_ROW] * len(signals)
     )
     return query, params

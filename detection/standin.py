@@ -119,8 +119,9 @@ class SchedulerStandin:
         try:
             waker = self._waker(dbname)
             if self.gate.request(dbname, signature):
-                threading.Thread(target=self._work, args=(dbname, waker), daemon=True,
-                                 name=f"self_healing.standin.{dbname}").start()
+                threading.Thread(
+                    target=self._work, args=(dbname, waker), daemon=True, name=f"self_healing.standin.{dbname}"
+                ).start()
             else:
                 waker.set()  # a waiting worker looks again: this may be a new blocking state
         except Exception:
@@ -171,15 +172,19 @@ def pending_modules(cr):
     Empty when nothing is pending. The row version changes with every write,
     so a module stuck again after a reset reads as a new blocking state.
     """
-    cr.execute("SELECT id, name, state, xmin::text FROM ir_module_module WHERE state LIKE %s ORDER BY id",
-               ["to %"], log_exceptions=False)
+    cr.execute(
+        "SELECT id, name, state, xmin::text FROM ir_module_module WHERE state LIKE %s ORDER BY id",
+        ["to %"],
+        log_exceptions=False,
+    )
     return tuple(tuple(row) for row in cr.fetchall())
 
 
 def _lock_job(lock_cr, cron):
     """Hold the job's row as a cron worker does while it runs the job; False when a worker holds it."""
-    lock_cr.execute("SELECT id FROM ir_cron WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED", [cron.id],
-                    log_exceptions=False)
+    lock_cr.execute(
+        "SELECT id FROM ir_cron WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED", [cron.id], log_exceptions=False
+    )
     return lock_cr.fetchone() is not None
 
 
@@ -263,9 +268,11 @@ def run_jobs(dbname, signature=None):
             cr.commit()
         _logger.info(
             "Self-Healing stood in for the scheduler of %s (pending: %s): processing job: %s signal(s), "
-            "healing job: %s incident(s), in %.2f s", dbname,
+            "healing job: %s incident(s), in %.2f s",
+            dbname,
             ", ".join(f"{name} {state}" for _id, name, state, _version in pending),
-            outcome["processed"], outcome["healed"],
+            outcome["processed"],
+            outcome["healed"],
             time.monotonic() - started,
         )
         return outcome

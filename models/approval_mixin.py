@@ -16,12 +16,17 @@ class SelfHealingApprovalMixin(models.AbstractModel):
     _description = "Self-Healing Approval Mixin"
 
     review_ids = fields.One2many(
-        "self_healing.review", "res_id", string="Reviews",
-        domain=lambda self: [("res_model", "=", self._name)], readonly=True,
+        "self_healing.review",
+        "res_id",
+        string="Reviews",
+        domain=lambda self: [("res_model", "=", self._name)],
+        readonly=True,
     )
     review_state = fields.Selection(
         [("none", "Not Requested"), ("pending", "Pending"), ("approved", "Approved"), ("rejected", "Rejected")],
-        compute="_compute_review_state", store=True, index=True,
+        compute="_compute_review_state",
+        store=True,
+        index=True,
     )
 
     @api.depends("review_ids.status")
@@ -40,24 +45,36 @@ class SelfHealingApprovalMixin(models.AbstractModel):
         for record in self:
             if record.review_state == "pending":
                 continue
-            self.env["self_healing.review"].sudo().create({
-                "res_model": record._name, "res_id": record.id, "reason": reason, "reviewer_group_id": group.id,
-            })
+            self.env["self_healing.review"].sudo().create(
+                {
+                    "res_model": record._name,
+                    "res_id": record.id,
+                    "reason": reason,
+                    "reviewer_group_id": group.id,
+                }
+            )
             for approver in approvers:
                 record.sudo().activity_schedule(
-                    TODO_ACTIVITY, user_id=approver.id,
-                    summary=_("Review a proposed fix"), note=reason,
+                    TODO_ACTIVITY,
+                    user_id=approver.id,
+                    summary=_("Review a proposed fix"),
+                    note=reason,
                 )
-            record.message_post(body=_("Approval requested: %s", reason),
-                                subtype_xmlid="self_healing.mt_fix_needs_approval")
+            record.message_post(
+                body=_("Approval requested: %s", reason), subtype_xmlid="self_healing.mt_fix_needs_approval"
+            )
 
     def _close_reviews(self, approved, note=None):
         """Record an approver's decision on the pending reviews of these records."""
         if not self.env.user.has_group(APPROVER_GROUP):
             raise AccessError(_("Only Self-Healing approvers can approve or reject a fix."))
         pending = self.review_ids.filtered(lambda review: review.status == "pending")
-        pending.sudo().write({
-            "status": "approved" if approved else "rejected",
-            "done_by": self.env.uid, "reviewed_at": fields.Datetime.now(), "note": note,
-        })
+        pending.sudo().write(
+            {
+                "status": "approved" if approved else "rejected",
+                "done_by": self.env.uid,
+                "reviewed_at": fields.Datetime.now(),
+                "note": note,
+            }
+        )
         return pending

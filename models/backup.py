@@ -19,8 +19,15 @@ class SelfHealingBackup(models.Model):
     attempt_id = fields.Many2one("self_healing.fix.attempt", required=True, ondelete="cascade", index=True)
     kind = fields.Selection([("data", "Data"), ("file", "File")], required=True, default="data")
     operation = fields.Selection(
-        [("write", "Write"), ("create", "Create"), ("delete", "Delete"), ("sql", "SQL"),
-         ("columns", "New Columns"), ("file", "File"), ("guard", "Change Guard")],
+        [
+            ("write", "Write"),
+            ("create", "Create"),
+            ("delete", "Delete"),
+            ("sql", "SQL"),
+            ("columns", "New Columns"),
+            ("file", "File"),
+            ("guard", "Change Guard"),
+        ],
         help="What the auto-patch did; a guard only records a state whose change blocks a rollback.",
     )
     sequence = fields.Integer(default=0, help="Order of the writes in the attempt; a rollback undoes them in reverse.")
@@ -29,7 +36,9 @@ class SelfHealingBackup(models.Model):
     expires_at = fields.Datetime(required=True, default=_default_expiry, index=True)
     state = fields.Selection(
         [("kept", "Kept"), ("restored", "Restored"), ("expired", "Expired")],
-        default="kept", required=True, index=True,
+        default="kept",
+        required=True,
+        index=True,
     )
     restored_at = fields.Datetime(readonly=True)
     company_id = fields.Many2one(related="attempt_id.company_id", store=True)

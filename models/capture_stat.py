@@ -24,10 +24,14 @@ class SelfHealingCaptureStat(models.Model):
     dropped = fields.Integer(readonly=True, help="Records dropped because the in-memory queue was full.")
     flushed = fields.Integer(readonly=True, help="Records handed to the sink.")
     staged = fields.Integer(readonly=True, help="Signals written to a database's staging table.")
-    no_database = fields.Integer(string="Without database", readonly=True,
-                                 help="Records logged outside any database, counted and skipped.")
-    not_installed = fields.Integer(string="Addon not installed", readonly=True,
-                                   help="Records of databases without this addon, counted and skipped.")
+    no_database = fields.Integer(
+        string="Without database", readonly=True, help="Records logged outside any database, counted and skipped."
+    )
+    not_installed = fields.Integer(
+        string="Addon not installed",
+        readonly=True,
+        help="Records of databases without this addon, counted and skipped.",
+    )
     sink_errors = fields.Integer(readonly=True, help="Batches the sink failed to write.")
     sink_lost = fields.Integer(string="Lost", readonly=True, help="Records in the batches that failed.")
     ignored = fields.Integer(readonly=True, help="Records of the addon's own loggers, never captured.")
@@ -62,5 +66,11 @@ class SelfHealingCaptureStat(models.Model):
                   FROM {self._table} WHERE updated_at >= (now() at time zone 'UTC') - interval '1 day'"""
         )
         captured, dropped, staged, lost, skipped, processes = self.env.cr.fetchone()
-        return {"captured": captured, "dropped": dropped, "staged": staged, "lost": lost,
-                "skipped": skipped, "processes": processes}
+        return {
+            "captured": captured,
+            "dropped": dropped,
+            "staged": staged,
+            "lost": lost,
+            "skipped": skipped,
+            "processes": processes,
+        }

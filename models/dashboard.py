@@ -57,7 +57,8 @@ class SelfHealingDashboard(models.AbstractModel):
         rows = Incident.search_read(
             open_domain + ["|", ("confidence", "<", 0.6), ("state", "in", ("awaiting_approval", "escalated"))],
             ["name", "state", "confidence", "error_class", "occurrence_count"],
-            limit=ALERT_LIMIT, order="last_seen desc",
+            limit=ALERT_LIMIT,
+            order="last_seen desc",
         )
         review = self.env["self_healing.guardrail"].search_read(
             [("needs_review", "=", True)], ["code", "name"], limit=ALERT_LIMIT

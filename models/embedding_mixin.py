@@ -53,7 +53,11 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
     embedding_dimension = fields.Integer(readonly=True, copy=False)
     embedding_state = fields.Selection(
         [("todo", "To Embed"), ("done", "Embedded"), ("failed", "Failed")],
-        default="todo", required=True, readonly=True, copy=False, index=True,
+        default="todo",
+        required=True,
+        readonly=True,
+        copy=False,
+        index=True,
     )
     embedding_error = fields.Char(readonly=True, copy=False)
     # Grows with every batch of vectors written: the exact search's cache key.
@@ -82,8 +86,10 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
     def _embedding_settings(self):
         get = self.env["ir.config_parameter"].sudo().get_param
         # The settings form stores an empty number as "0": that means "the default" here.
-        return {name: None if get(key) in (None, False, "", "0", "False") else get(key)
-                for name, key in PROVIDER_PARAMS.items()}
+        return {
+            name: None if get(key) in (None, False, "", "0", "False") else get(key)
+            for name, key in PROVIDER_PARAMS.items()
+        }
 
     @api.model
     def _embedding_provider(self):
@@ -97,8 +103,12 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
                 provider = embed_engine.get_provider("offline", dimension=settings["dimensions"])
             else:
                 provider = embed_engine.get_provider(
-                    name, api_key=settings["api_key"], model=settings["model"],
-                    base_url=settings["base_url"], dimensions=settings["dimensions"])
+                    name,
+                    api_key=settings["api_key"],
+                    model=settings["model"],
+                    base_url=settings["base_url"],
+                    dimensions=settings["dimensions"],
+                )
             _providers.clear()  # settings changed: the old clients are not needed any more
             _providers[cache_key] = provider
         return provider
@@ -119,8 +129,14 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
     def _embedding_requeue(self, failed_too=False):
         """Put back in the queue the vectors of another provider, and failed ones due for a retry."""
         self.flush_model()
-        condition = "embedding_state = 'failed'" if failed_too else (
-            f"embedding_state = 'failed' AND write_date < (now() at time zone 'UTC') - interval '{RETRY_FAILED_AFTER}'")
+        condition = (
+            "embedding_state = 'failed'"
+            if failed_too
+            else (
+                "embedding_state = 'failed' AND write_date < (now() at time zone 'UTC')"
+                f" - interval '{RETRY_FAILED_AFTER}'"
+            )
+        )
         self.env.cr.execute(
             f"""UPDATE "{self._table}" SET embedding_state = 'todo', embedding_error = NULL
                  WHERE ({condition}) OR (embedding_state = 'done' AND embedding_model IS DISTINCT FROM %s)""",
@@ -143,7 +159,8 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
         failing the whole job.
         """
         records = self.with_context(active_test=False).search(
-            [("embedding_state", "=", "todo")], order="id", limit=limit)
+            [("embedding_state", "=", "todo")], order="id", limit=limit
+        )
         if not records:
             return 0
         provider = self._embedding_provider()
@@ -162,10 +179,15 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
         vector_store.write_vectors(cr, self._table, zip(records.ids, vectors), column=COLUMN)
         cr.execute(f"""SELECT nextval('"{self._table}_embedding_version_seq"')""")
         version = cr.fetchone()[0]
-        records.write({
-            "embedding_state": "done", "embedding_model": signature, "embedding_dimension": dimension,
-            "embedding_version": version, "embedding_error": False,
-        })
+        records.write(
+            {
+                "embedding_state": "done",
+                "embedding_model": signature,
+                "embedding_dimension": dimension,
+                "embedding_version": version,
+                "embedding_error": False,
+            }
+        )
         return len(records)
 
     @api.model
@@ -206,7 +228,15 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
         cr.execute(f'SELECT max(embedding_version) FROM "{self._table}"')
         version = cr.fetchone()[0]
         rows = vector_store.knn(
-            cr, self._table, vector, k, where_sql=f"id IN {subselect.code}", params=tuple(subselect.params),
-            backend=backend, column=COLUMN, version=version)
+            cr,
+            self._table,
+            vector,
+            k,
+            where_sql=f"id IN {subselect.code}",
+            params=tuple(subselect.params),
+            backend=backend,
+            column=COLUMN,
+            version=version,
+        )
         records = self.browse([record_id for record_id, _similarity in rows])
         return [(record, similarity) for record, (_id, similarity) in zip(records, rows)]

@@ -24,7 +24,8 @@ class SelfHealingFixAttempt(models.Model):
     params = fields.Json(string="Parameters")
     mode = fields.Selection(
         [("auto", "Automatic"), ("approved", "Approved"), ("manual", "Manual")],
-        default="manual", required=True,
+        default="manual",
+        required=True,
     )
     state = fields.Selection(
         lifecycle.ATTEMPT_STATES, default="proposed", required=True, index=True, tracking=True, readonly=True
@@ -52,10 +53,16 @@ class SelfHealingFixAttempt(models.Model):
     can_rollback = fields.Boolean(compute="_compute_can_rollback")
 
     _sql_constraints = [
-        ("confidence_before_range", "CHECK(confidence_before >= 0 AND confidence_before <= 1)",
-         "Confidence lies between 0 and 1."),
-        ("confidence_after_range", "CHECK(confidence_after >= 0 AND confidence_after <= 1)",
-         "Confidence lies between 0 and 1."),
+        (
+            "confidence_before_range",
+            "CHECK(confidence_before >= 0 AND confidence_before <= 1)",
+            "Confidence lies between 0 and 1.",
+        ),
+        (
+            "confidence_after_range",
+            "CHECK(confidence_after >= 0 AND confidence_after <= 1)",
+            "Confidence lies between 0 and 1.",
+        ),
         ("duration_positive", "CHECK(duration >= 0)", "A duration cannot be negative."),
     ]
 
@@ -82,8 +89,12 @@ class SelfHealingFixAttempt(models.Model):
                 lifecycle.check_attempt_transition(attempt.state, target)
             except lifecycle.TransitionError as exc:
                 raise UserError(
-                    _("Fix attempt %(name)s cannot go from %(current)s to %(target)s.",
-                      name=attempt.display_name, current=labels[attempt.state], target=labels[target])
+                    _(
+                        "Fix attempt %(name)s cannot go from %(current)s to %(target)s.",
+                        name=attempt.display_name,
+                        current=labels[attempt.state],
+                        target=labels[target],
+                    )
                 ) from exc
             attempt.write(dict(values, state=target))
 

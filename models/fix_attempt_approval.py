@@ -21,8 +21,9 @@ class SelfHealingFixAttemptReview(models.Model):
         for attempt in self:
             incident = attempt.incident_id
             if incident.state == "awaiting_approval":
-                incident._set_state("escalated", _("Fix rejected by %(user)s: %(note)s",
-                                                   user=self.env.user.name, note=note or ""))
+                incident._set_state(
+                    "escalated", _("Fix rejected by %(user)s: %(note)s", user=self.env.user.name, note=note or "")
+                )
 
     def _run_approved(self):
         """Run the approved fixes of incidents waiting for them, and move each incident on."""

@@ -6,18 +6,30 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..engine.match import classifier as classifier_engine
 from ..engine.library import error_classes
 from ..engine.library import guardrails as library_engine
+from ..engine.match import classifier as classifier_engine
 
 _logger = logging.getLogger(__name__)
 
 # Fields that describe the fault; a manager editing one of them makes the record "user modified",
 # and later library updates then leave it alone.
 CONTENT_FIELDS = {
-    "name", "error_class", "signals", "signals_text", "root_cause", "fix_steps", "autopatch_code",
-    "autopatch_params", "risk", "critical", "scope_models", "scope_modules", "odoo_versions",
-    "version_notes", "references",
+    "name",
+    "error_class",
+    "signals",
+    "signals_text",
+    "root_cause",
+    "fix_steps",
+    "autopatch_code",
+    "autopatch_params",
+    "risk",
+    "critical",
+    "scope_models",
+    "scope_modules",
+    "odoo_versions",
+    "version_notes",
+    "references",
 }
 LIBRARY_SYNC = "self_healing_library_sync"
 # Classifiers built from the active guardrails, per database, keyed by what would change them.
@@ -135,8 +147,12 @@ class SelfHealingGuardrail(models.Model):
                         re.compile(pattern)
                     except re.error as exc:
                         raise ValidationError(
-                            _("Guardrail %(code)s: invalid regex %(pattern)r (%(error)s).",
-                              code=guardrail.code, pattern=pattern, error=exc)
+                            _(
+                                "Guardrail %(code)s: invalid regex %(pattern)r (%(error)s).",
+                                code=guardrail.code,
+                                pattern=pattern,
+                                error=exc,
+                            )
                         ) from exc
 
     @api.constrains("state", *sorted(CONTENT_FIELDS - {"signals_text"}))
@@ -146,8 +162,9 @@ class SelfHealingGuardrail(models.Model):
             try:
                 library_engine.check_entry(guardrail._to_library_entry())
             except library_engine.LibraryError as exc:
-                raise ValidationError(_("Guardrail %(code)s cannot be active: %(reason)s",
-                                        code=guardrail.code, reason=exc)) from exc
+                raise ValidationError(
+                    _("Guardrail %(code)s cannot be active: %(reason)s", code=guardrail.code, reason=exc)
+                ) from exc
 
     def write(self, vals):
         if not self.env.context.get(LIBRARY_SYNC) and CONTENT_FIELDS & set(vals):
@@ -225,8 +242,14 @@ class SelfHealingGuardrail(models.Model):
             shipped_hash = self._library_hash(guardrail)
             record = existing.get(guardrail.code)
             if not record:
-                sync.create(dict(self._values_from_library(guardrail), origin="library", state="active",
-                                 library_hash=shipped_hash))
+                sync.create(
+                    dict(
+                        self._values_from_library(guardrail),
+                        origin="library",
+                        state="active",
+                        library_hash=shipped_hash,
+                    )
+                )
                 created += 1
             elif record.library_hash == shipped_hash:
                 continue
@@ -235,8 +258,10 @@ class SelfHealingGuardrail(models.Model):
                 kept += 1
             else:
                 record.with_context(**{LIBRARY_SYNC: True}).write(
-                    dict(self._values_from_library(guardrail), library_hash=shipped_hash,
-                         library_update_available=False))
+                    dict(
+                        self._values_from_library(guardrail), library_hash=shipped_hash, library_update_available=False
+                    )
+                )
                 updated += 1
         _logger.info("guardrail library: %d created, %d updated, %d kept with local edits", created, updated, kept)
         return {"created": created, "updated": updated, "kept": kept}
@@ -270,9 +295,14 @@ class SelfHealingGuardrail(models.Model):
         for record in self:
             guardrail = library.by_code.get(record.code)
             if guardrail:
-                record.with_context(**{LIBRARY_SYNC: True}).write(dict(
-                    self._values_from_library(guardrail), library_hash=self._library_hash(guardrail),
-                    user_modified=False, library_update_available=False))
+                record.with_context(**{LIBRARY_SYNC: True}).write(
+                    dict(
+                        self._values_from_library(guardrail),
+                        library_hash=self._library_hash(guardrail),
+                        user_modified=False,
+                        library_update_available=False,
+                    )
+                )
 
     def action_activate(self):
         self.write({"state": "active"})

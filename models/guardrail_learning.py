@@ -11,10 +11,17 @@ class SelfHealingGuardrailLearning(models.Model):
     def _outcomes(self):
         """``(success, when)`` for every applied fix of this guardrail, oldest first."""
         self.ensure_one()
-        attempts = self.env["self_healing.fix.attempt"].sudo().search(
-            [("guardrail_id", "=", self.id), ("state", "in", ("validated", "failed", "rolled_back")),
-             ("dry_run", "=", False)],
-            order="applied_at, id",
+        attempts = (
+            self.env["self_healing.fix.attempt"]
+            .sudo()
+            .search(
+                [
+                    ("guardrail_id", "=", self.id),
+                    ("state", "in", ("validated", "failed", "rolled_back")),
+                    ("dry_run", "=", False),
+                ],
+                order="applied_at, id",
+            )
         )
         return [(attempt.state == "validated", attempt.applied_at or attempt.create_date) for attempt in attempts]
 
@@ -23,9 +30,13 @@ class SelfHealingGuardrailLearning(models.Model):
         when = when or fields.Datetime.now()
         for guardrail in self.sudo():
             stats, flags = confidence_engine.learning_update(
-                {"successes": guardrail.success_count, "failures": guardrail.failure_count,
-                 "consecutive_failures": guardrail.consecutive_failures},
-                success, when,
+                {
+                    "successes": guardrail.success_count,
+                    "failures": guardrail.failure_count,
+                    "consecutive_failures": guardrail.consecutive_failures,
+                },
+                success,
+                when,
             )
             lower, _upper = stats.bounds()
             values = {
@@ -40,8 +51,12 @@ class SelfHealingGuardrailLearning(models.Model):
                 values["state"] = "retired"
             guardrail.with_context(self_healing_library_sync=True).write(values)
             if "retire" in flags:
-                guardrail.message_post(body=_(
-                    "Retired: its fix failed %(failures)s times out of %(attempts)s.",
-                    failures=stats.failures, attempts=stats.attempts))
+                guardrail.message_post(
+                    body=_(
+                        "Retired: its fix failed %(failures)s times out of %(attempts)s.",
+                        failures=stats.failures,
+                        attempts=stats.attempts,
+                    )
+                )
             elif not success:
                 guardrail.message_post(body=_("Its fix failed (%s); flagged for review.", reason or _("no reason")))

@@ -42,7 +42,9 @@ class SelfHealingGuardrailVector(models.Model):
     @api.model
     def _embedding_base_domain(self):
         return super()._embedding_base_domain() + [
-            ("guardrail_id.state", "=", "active"), ("guardrail_id.active", "=", True)]
+            ("guardrail_id.state", "=", "active"),
+            ("guardrail_id.active", "=", True),
+        ]
 
     @api.model
     def _sync_from_guardrails(self):

@@ -1,8 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..engine.library import error_classes
 from ..engine.decide import lifecycle
+from ..engine.library import error_classes
 
 SEVERITIES = [("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical")]
 
@@ -21,8 +21,11 @@ class SelfHealingIncident(models.Model):
         lifecycle.INCIDENT_STATES, default="new", required=True, index=True, tracking=True, readonly=True
     )
     error_class = fields.Selection(
-        selection=lambda self: error_classes.selection(), default=error_classes.UNKNOWN,
-        required=True, index=True, tracking=True,
+        selection=lambda self: error_classes.selection(),
+        default=error_classes.UNKNOWN,
+        required=True,
+        index=True,
+        tracking=True,
     )
     severity = fields.Selection(SEVERITIES, default="medium", required=True, index=True, tracking=True)
     source = fields.Selection(
@@ -35,7 +38,9 @@ class SelfHealingIncident(models.Model):
             ("user_report", "User Report"),
             ("manual", "Manual"),
         ],
-        default="manual", required=True, index=True,
+        default="manual",
+        required=True,
+        index=True,
     )
     exception_type = fields.Char(index=True)
     message_template = fields.Text()
@@ -89,8 +94,12 @@ class SelfHealingIncident(models.Model):
                 lifecycle.check_incident_transition(incident.state, target)
             except lifecycle.TransitionError as exc:
                 raise UserError(
-                    _("Incident %(name)s cannot go from %(current)s to %(target)s.",
-                      name=incident.display_name, current=labels[incident.state], target=labels[target])
+                    _(
+                        "Incident %(name)s cannot go from %(current)s to %(target)s.",
+                        name=incident.display_name,
+                        current=labels[incident.state],
+                        target=labels[target],
+                    )
                 ) from exc
             values = {"state": target}
             if target == "healed":

@@ -6,9 +6,10 @@ from datetime import timezone
 import psycopg2.errors
 from markupsafe import Markup, escape
 
-import odoo.addons
 from odoo import _, api, models
 from odoo.tools import config
+
+import odoo.addons
 
 from ..detection import settings as detection_settings
 from ..detection import sources
@@ -150,8 +151,11 @@ class SelfHealingIncident(models.Model):
         if refinement.reported_by:
             skipped["reported_elsewhere"] += 1
             return None
-        if (signal.source in LEVELLED_SOURCES and refinement.source in LEVELLED_SOURCES
-                and detection_settings.level_number(signal.level) < settings.capture_level):
+        if (
+            signal.source in LEVELLED_SOURCES
+            and refinement.source in LEVELLED_SOURCES
+            and detection_settings.level_number(signal.level) < settings.capture_level
+        ):
             skipped["below_level"] += 1
             return None
         if refinement.source == "performance" and not sources.is_slow(refinement, settings):
@@ -195,9 +199,9 @@ class SelfHealingIncident(models.Model):
             if incident.state == "healed" and (not incident.healed_at or last > incident.healed_at):
                 incident._reopen_as_regression()
                 was_reopened = True
-        self.env["self_healing.occurrence"].sudo().create([
-            self._occurrence_values(incident, item, known_uids) for item in items
-        ])
+        self.env["self_healing.occurrence"].sudo().create(
+            [self._occurrence_values(incident, item, known_uids) for item in items]
+        )
         return incident, is_new, was_reopened
 
     @api.model
@@ -206,7 +210,7 @@ class SelfHealingIncident(models.Model):
         grouping, signal = head.grouping, head.signal
         source = head.refinement.source if head.refinement.source in INCIDENT_SOURCES else "manual"
         return {
-            "name": (head.title or grouping.title)[:fingerprints.MAX_TITLE_CHARS],
+            "name": (head.title or grouping.title)[: fingerprints.MAX_TITLE_CHARS],
             "fingerprint": key,
             "source": source,
             "exception_type": grouping.exception_type or False,
@@ -233,8 +237,10 @@ class SelfHealingIncident(models.Model):
     @api.model
     def _occurrence_values(self, incident, item, known_uids):
         signal = item.signal
-        level = signal.level if signal.level in OCCURRENCE_LEVELS else detection_settings.logging_name(
-            detection_settings.level_number(signal.level, logging.ERROR)
+        level = (
+            signal.level
+            if signal.level in OCCURRENCE_LEVELS
+            else detection_settings.logging_name(detection_settings.level_number(signal.level, logging.ERROR))
         )
         return {
             "incident_id": incident.id,
@@ -277,7 +283,9 @@ class SelfHealingIncident(models.Model):
                 note += escape(_(" on %s UTC", when.strftime("%Y-%m-%d %H:%M")))
             if healing:
                 note += Markup(' by <a href="#" data-oe-model="%s" data-oe-id="%d">%s</a>') % (
-                    healing._name, healing.id, healing.display_name,
+                    healing._name,
+                    healing.id,
+                    healing.display_name,
                 )
             note += escape(_(". Regression number %s.", incident.regression_count + 1))
             incident.write({"regression_count": incident.regression_count + 1})

@@ -19,8 +19,8 @@ from ..autopatches import runner, transient_watch
 from ..autopatches.errors import AutoPatchError
 from ..detection import cron_wake
 from ..engine.decide import confidence as confidence_engine
-from ..engine.llm import client as llm_engine
 from ..engine.decide import policy as policy_engine
+from ..engine.llm import client as llm_engine
 
 _logger = logging.getLogger(__name__)
 
@@ -40,8 +40,9 @@ WATCH_PATCH = "transient_watch"
 class SelfHealingIncidentHealing(models.Model):
     _inherit = "self_healing.incident"
 
-    to_process = fields.Boolean(index=True, copy=False, readonly=True,
-                                help="New signals arrived: the healing loop will look at this incident.")
+    to_process = fields.Boolean(
+        index=True, copy=False, readonly=True, help="New signals arrived: the healing loop will look at this incident."
+    )
     decision = fields.Json(readonly=True, copy=False, help="The last policy decision and its reasons.")
 
     # ------------------------------------------------------------------ entry points
@@ -79,15 +80,26 @@ class SelfHealingIncidentHealing(models.Model):
         window_ends = []
         for incident in watching.filtered(lambda record: record.state != "escalated"):
             window = transient_watch.watch_window(self.env, incident)
-            recent = self.env["self_healing.occurrence"].sudo().search_count([
-                ("incident_id", "=", incident.id),
-                ("occurred_at", ">=", fields.Datetime.now() - window),
-            ])
+            recent = (
+                self.env["self_healing.occurrence"]
+                .sudo()
+                .search_count(
+                    [
+                        ("incident_id", "=", incident.id),
+                        ("occurred_at", ">=", fields.Datetime.now() - window),
+                    ]
+                )
+            )
             if recent >= TRANSIENT_ALERT_OCCURRENCES:
-                incident._set_state("escalated", _(
-                    "%(count)s occurrences in %(window)s: this concurrency fault keeps coming and "
-                    "needs a look (long transactions, a cron overlapping with users?).",
-                    count=recent, window=transient_watch.describe(window)))
+                incident._set_state(
+                    "escalated",
+                    _(
+                        "%(count)s occurrences in %(window)s: this concurrency fault keeps coming and "
+                        "needs a look (long transactions, a cron overlapping with users?).",
+                        count=recent,
+                        window=transient_watch.describe(window),
+                    ),
+                )
             else:
                 window_ends.append(incident.last_seen + window)
         if window_ends:
@@ -103,7 +115,8 @@ class SelfHealingIncidentHealing(models.Model):
         # One pending trigger is enough: this runs after every healing pass.
         self.env.cr.execute(
             "SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at > %s AND call_at <= %s LIMIT 1",
-            [cron.id, now, due])
+            [cron.id, now, due],
+        )
         if not self.env.cr.fetchone():
             cron._trigger(at=due)
             # Odoo only notifies the workers for a trigger due now; this one would wait for their next poll.
@@ -116,8 +129,7 @@ class SelfHealingIncidentHealing(models.Model):
         self.env.flush_all()
         try:
             with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    "SELECT id FROM self_healing_incident WHERE id = %s FOR UPDATE NOWAIT", [self.id])
+                self.env.cr.execute("SELECT id FROM self_healing_incident WHERE id = %s FOR UPDATE NOWAIT", [self.id])
         except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
             return False
         self.invalidate_recordset()
@@ -148,8 +160,13 @@ class SelfHealingIncidentHealing(models.Model):
         if decision.action == policy_engine.ALERT or not patch_class:
             reason = applicable_reason or "; ".join(decision.reasons)
             if source == "llm" and patch_class:
-                reason = _("%(reason)s\nThe LLM suggests %(code)s %(params)s:\n%(plan)s",
-                           reason=reason, code=code, params=params, plan=plan)
+                reason = _(
+                    "%(reason)s\nThe LLM suggests %(code)s %(params)s:\n%(plan)s",
+                    reason=reason,
+                    code=code,
+                    params=params,
+                    plan=plan,
+                )
             return self._alert(reason, match, fix_steps=True)
         attempt = self._create_attempt(match, breakdown, decision, code, params, plan, source)
         if decision.dry_run:
@@ -182,24 +199,39 @@ class SelfHealingIncidentHealing(models.Model):
         if provider == "none":
             return None
         menu = autopatches.base.describe_all()
-        candidates = [{
-            "guardrail": match.guardrail.code if match.guardrail else None,
-            "error_class": match.error_class,
-            "title": match.guardrail.name if match.guardrail else "",
-            "root_cause": match.guardrail.root_cause if match.guardrail else "",
-            "fix": match.guardrail.fix_steps if match.guardrail else "",
-            "score": match.match_score,
-            "autopatches": [menu[code] for code in sorted(menu)],
-        }]
+        candidates = [
+            {
+                "guardrail": match.guardrail.code if match.guardrail else None,
+                "error_class": match.error_class,
+                "title": match.guardrail.name if match.guardrail else "",
+                "root_cause": match.guardrail.root_cause if match.guardrail else "",
+                "fix": match.guardrail.fix_steps if match.guardrail else "",
+                "score": match.match_score,
+                "autopatches": [menu[code] for code in sorted(menu)],
+            }
+        ]
         diagnosis = llm_engine.diagnose(
-            provider, get("self_healing.llm_api_key"), get("self_healing.llm_model"),
-            {"exception_type": self.exception_type, "message_template": self.message_template,
-             "module": self.module, "odoo_version": release.version, "occurrences": self.occurrence_count,
-             "traceback": self.sample_traceback or ""},
-            candidates, base_url=get("self_healing.llm_base_url") or None,
+            provider,
+            get("self_healing.llm_api_key"),
+            get("self_healing.llm_model"),
+            {
+                "exception_type": self.exception_type,
+                "message_template": self.message_template,
+                "module": self.module,
+                "odoo_version": release.version,
+                "occurrences": self.occurrence_count,
+                "traceback": self.sample_traceback or "",
+            },
+            candidates,
+            base_url=get("self_healing.llm_base_url") or None,
         )
-        self.message_post(body=_("LLM diagnosis (%(provider)s): %(text)s", provider=provider,
-                                 text=diagnosis.error or diagnosis.explanation or diagnosis.root_cause))
+        self.message_post(
+            body=_(
+                "LLM diagnosis (%(provider)s): %(text)s",
+                provider=provider,
+                text=diagnosis.error or diagnosis.explanation or diagnosis.root_cause,
+            )
+        )
         evidence = dict(self.match_evidence or {}, llm=diagnosis.as_dict())
         self.match_evidence = evidence
         return diagnosis
@@ -208,15 +240,17 @@ class SelfHealingIncidentHealing(models.Model):
         guardrail = match.guardrail
         versions = [v.strip() for v in (guardrail.odoo_versions or "").split(",") if v.strip()] if guardrail else []
         modules = [m.strip() for m in (guardrail.scope_modules or "").split(",") if m.strip()] if guardrail else []
-        return confidence_engine.compute_confidence(confidence_engine.ConfidenceInputs(
-            match_score=match.match_score,
-            kb_support_count=match.kb_support,
-            outcomes=guardrail._outcomes() if guardrail else [],
-            now=fields.Datetime.now(),
-            version_match=(release.serie in versions) if versions else None,
-            module_match=(self.module in modules) if modules and self.module else None,
-            prior_success_rate=SHIPPED_PATCH_PRIOR if guardrail and guardrail.autopatch_code else None,
-        ))
+        return confidence_engine.compute_confidence(
+            confidence_engine.ConfidenceInputs(
+                match_score=match.match_score,
+                kb_support_count=match.kb_support,
+                outcomes=guardrail._outcomes() if guardrail else [],
+                now=fields.Datetime.now(),
+                version_match=(release.serie in versions) if versions else None,
+                module_match=(self.module in modules) if modules and self.module else None,
+                prior_success_rate=SHIPPED_PATCH_PRIOR if guardrail and guardrail.autopatch_code else None,
+            )
+        )
 
     def _prepare_fix(self, code, params):
         """``(patch class or None, plan text, reason it cannot run)``; nothing is written.
@@ -261,21 +295,27 @@ class SelfHealingIncidentHealing(models.Model):
         return decision
 
     def _create_attempt(self, match, breakdown, decision, code, params, plan, source):
-        return self.env["self_healing.fix.attempt"].sudo().create({
-            "incident_id": self.id,
-            "guardrail_id": match.guardrail.id or False,
-            "autopatch_code": code,
-            "params": params,
-            "mode": "auto" if decision.automatic else "manual",
-            "dry_run": decision.dry_run,
-            "confidence_before": breakdown.total,
-            "confidence_terms": dict(breakdown.as_dict(), source=source),
-            "decision_reasons": "\n".join(decision.reasons),
-            "plan_preview": plan,
-            "detected_at": self.first_seen if not self.regression_count else self.last_seen,
-            "odoo_version": release.version,
-            "module": self.module,
-        })
+        return (
+            self.env["self_healing.fix.attempt"]
+            .sudo()
+            .create(
+                {
+                    "incident_id": self.id,
+                    "guardrail_id": match.guardrail.id or False,
+                    "autopatch_code": code,
+                    "params": params,
+                    "mode": "auto" if decision.automatic else "manual",
+                    "dry_run": decision.dry_run,
+                    "confidence_before": breakdown.total,
+                    "confidence_terms": dict(breakdown.as_dict(), source=source),
+                    "decision_reasons": "\n".join(decision.reasons),
+                    "plan_preview": plan,
+                    "detected_at": self.first_seen if not self.regression_count else self.last_seen,
+                    "odoo_version": release.version,
+                    "module": self.module,
+                }
+            )
+        )
 
     def _run_fix(self, attempt, notify=False):
         """Run an attempt now and move the incident and its guardrail accordingly."""
@@ -298,13 +338,19 @@ class SelfHealingIncidentHealing(models.Model):
         if result.ok:
             if guardrail:
                 guardrail._learn(True, attempt.applied_at)
-            attempt.confidence_after = self._confidence(self.env["self_healing.matcher"].match(self)).total \
-                if guardrail else attempt.confidence_before
-            self._set_state("healed", _("Healed by %(patch)s: %(outcome)s", patch=attempt.autopatch_code,
-                                        outcome=result.detail))
-            self.message_post(body=_("Healed automatically by %s.", attempt.autopatch_code),
-                              subtype_xmlid="self_healing.mt_incident_healed",
-                              partner_ids=self._manager_partners().ids if notify else [])
+            attempt.confidence_after = (
+                self._confidence(self.env["self_healing.matcher"].match(self)).total
+                if guardrail
+                else attempt.confidence_before
+            )
+            self._set_state(
+                "healed", _("Healed by %(patch)s: %(outcome)s", patch=attempt.autopatch_code, outcome=result.detail)
+            )
+            self.message_post(
+                body=_("Healed automatically by %s.", attempt.autopatch_code),
+                subtype_xmlid="self_healing.mt_incident_healed",
+                partner_ids=self._manager_partners().ids if notify else [],
+            )
             return "healed"
         if guardrail:
             guardrail._learn(False, attempt.applied_at, reason=result.detail)
@@ -315,8 +361,12 @@ class SelfHealingIncidentHealing(models.Model):
         """Tell a human; no fix is proposed."""
         body = reason
         if fix_steps and match.guardrail and match.guardrail.fix_steps:
-            body = _("%(reason)s\nSuggested steps (%(code)s):\n%(steps)s", reason=reason,
-                     code=match.guardrail.code, steps=match.guardrail.fix_steps)
+            body = _(
+                "%(reason)s\nSuggested steps (%(code)s):\n%(steps)s",
+                reason=reason,
+                code=match.guardrail.code,
+                steps=match.guardrail.fix_steps,
+            )
         if self.state != "escalated":
             self._set_state("escalated", body)
         else:
@@ -328,7 +378,9 @@ class SelfHealingIncidentHealing(models.Model):
 
     def _warn_managers_breaker(self):
         self.message_post(
-            body=_("The circuit breaker is open: the autopilot is paused after repeated failed fixes. "
-                   "An administrator resets it in Settings once the cause is understood."),
+            body=_(
+                "The circuit breaker is open: the autopilot is paused after repeated failed fixes. "
+                "An administrator resets it in Settings once the cause is understood."
+            ),
             partner_ids=self._manager_partners().ids,
         )

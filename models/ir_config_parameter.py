@@ -22,7 +22,8 @@ class IrConfigParameter(models.Model):
 
     def write(self, vals):
         touched = vals.get("key") in PROVIDER_PARAMS.values() or any(
-            key in PROVIDER_PARAMS.values() for key in self.mapped("key"))
+            key in PROVIDER_PARAMS.values() for key in self.mapped("key")
+        )
         result = super().write(vals)
         if touched:
             self._self_healing_embedding_changed()

@@ -68,7 +68,9 @@ class IrCron(models.Model):
         """
         params = self.env["ir.config_parameter"].sudo()
         try:
-            reported = {int(key): int(value) for key, value in json.loads(params.get_param(REPORTED_PARAM) or "{}").items()}
+            reported = {
+                int(key): int(value) for key, value in json.loads(params.get_param(REPORTED_PARAM) or "{}").items()
+            }
         except (TypeError, ValueError):
             reported = {}
         failing = self.sudo().with_context(active_test=False).search([("failure_count", ">", 0)])

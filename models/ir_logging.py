@@ -32,7 +32,8 @@ class IrLogging(models.Model):
         if watermark is None:
             # First run: look back one day rather than through years of history.
             self.env.cr.execute(
-                f"SELECT COALESCE(MAX(id), 0) FROM ir_logging WHERE create_date < (now() at time zone 'UTC') - interval '{FIRST_SCAN_LOOKBACK}'"
+                "SELECT COALESCE(MAX(id), 0) FROM ir_logging"
+                f" WHERE create_date < (now() at time zone 'UTC') - interval '{FIRST_SCAN_LOOKBACK}'"
             )
             watermark = self.env.cr.fetchone()[0]
         watermark = int(watermark)
@@ -44,8 +45,11 @@ class IrLogging(models.Model):
         rows = self.env.cr.dictfetchall()
         settings = detection_settings.read(self.env.cr)
         live_capture = installer.current() is not None
-        signals = [signal for signal in (self._self_healing_signal(row, settings, live_capture) for row in rows)
-                   if signal is not None]
+        signals = [
+            signal
+            for signal in (self._self_healing_signal(row, settings, live_capture) for row in rows)
+            if signal is not None
+        ]
         if rows:
             watermark = rows[-1]["id"]
         params.set_param(WATERMARK_PARAM, str(watermark))
@@ -78,6 +82,11 @@ class IrLogging(models.Model):
             dbname=self.env.cr.dbname,
             uid=row["create_uid"] or None,
             occurred_at=row["create_date"] or self.env.cr.now(),
-            extra={"ir_logging_id": row["id"], "type": row["type"], "path": row["path"], "line": row["line"],
-                   "func": row["func"]},
+            extra={
+                "ir_logging_id": row["id"],
+                "type": row["type"],
+                "path": row["path"],
+                "line": row["line"],
+                "func": row["func"],
+            },
         ).to_dict()

@@ -25,8 +25,8 @@ class SelfHealingKnowledgeEntry(models.Model):
 
     name = fields.Char(string="Title", required=True)
     key = fields.Char(
-        index=True, copy=False,
-        help="Stable key of the source (URL or external id); imports are idempotent by it.")
+        index=True, copy=False, help="Stable key of the source (URL or external id); imports are idempotent by it."
+    )
     problem = fields.Text(required=True)
     solution = fields.Text()
     url = fields.Char(string="URL")
@@ -36,7 +36,9 @@ class SelfHealingKnowledgeEntry(models.Model):
     error_class = fields.Selection(selection=lambda self: error_classes.selection(), index=True)
     guardrail_id = fields.Many2one("self_healing.guardrail", ondelete="set null", index=True)
     incident_id = fields.Many2one(
-        "self_healing.incident", ondelete="set null", index="btree_not_null",
+        "self_healing.incident",
+        ondelete="set null",
+        index="btree_not_null",
         help="The incident whose human fix this entry records.",
     )
     active = fields.Boolean(default=True)

@@ -46,10 +46,14 @@ class SelfHealingKnowledgeForumBridge(models.Model):
         if not self._website_forum_available():
             return None
         Post = self.env["forum.post"].sudo().with_context(active_test=True)
-        answers = Post.search([
-            ("parent_id", "!=", False), ("is_correct", "=", True), ("state", "=", "active"),
-            ("parent_id.state", "=", "active"),
-        ])
+        answers = Post.search(
+            [
+                ("parent_id", "!=", False),
+                ("is_correct", "=", True),
+                ("state", "=", "active"),
+                ("parent_id.state", "=", "active"),
+            ]
+        )
         base_url = self.get_base_url()
         rows, errors, seen_keys = [], [], set()
         for answer in answers:
@@ -67,13 +71,20 @@ class SelfHealingKnowledgeForumBridge(models.Model):
         # The forum is the source of truth for its own entries: a question
         # solved again comes back.
         self.with_context(active_test=False).browse(summary["entry_ids"]).filtered(
-            lambda entry: not entry.active).write({"active": True})
-        stale = self.search([("source", "=", FORUM_SOURCE), ("key", "=like", f"{KEY_PREFIX}%"),
-                             ("key", "not in", sorted(seen_keys))])
+            lambda entry: not entry.active
+        ).write({"active": True})
+        stale = self.search(
+            [("source", "=", FORUM_SOURCE), ("key", "=like", f"{KEY_PREFIX}%"), ("key", "not in", sorted(seen_keys))]
+        )
         stale.write({"active": False})
         summary.update(archived=len(stale), errors=[{"question_id": e.line, "reason": e.reason} for e in errors])
-        _logger.info("website_forum: %d solved questions, %d created, %d updated, %d archived",
-                     len(rows), summary["created"], summary["updated"], len(stale))
+        _logger.info(
+            "website_forum: %d solved questions, %d created, %d updated, %d archived",
+            len(rows),
+            summary["created"],
+            summary["updated"],
+            len(stale),
+        )
         return summary
 
     @api.model

@@ -8,8 +8,15 @@ _logger = logging.getLogger(__name__)
 
 # Row attribute -> entry field, for the columns an update may change.
 ROW_FIELDS = {
-    "key": "key", "title": "name", "problem": "problem", "solution": "solution", "url": "url",
-    "odoo_versions": "odoo_versions", "tags": "tags", "source": "source", "error_class": "error_class",
+    "key": "key",
+    "title": "name",
+    "problem": "problem",
+    "solution": "solution",
+    "url": "url",
+    "odoo_versions": "odoo_versions",
+    "tags": "tags",
+    "source": "source",
+    "error_class": "error_class",
     "guardrail": "guardrail_id",
 }
 
@@ -34,9 +41,14 @@ class SelfHealingKnowledgeEntryImport(models.Model):
             errors=[{"line": error.line, "reason": error.reason} for error in errors],
             ignored_columns=list(parsed.ignored_columns),
         )
-        _logger.info("knowledge import of %s: %d created, %d updated, %d unchanged, %d rejected",
-                     filename or "a file", summary["created"], summary["updated"], summary["skipped"],
-                     len(errors))
+        _logger.info(
+            "knowledge import of %s: %d created, %d updated, %d unchanged, %d rejected",
+            filename or "a file",
+            summary["created"],
+            summary["updated"],
+            summary["skipped"],
+            len(errors),
+        )
         return summary
 
     @api.model
@@ -52,8 +64,9 @@ class SelfHealingKnowledgeEntryImport(models.Model):
         codes = sorted({row.guardrail for row in rows if row.guardrail})
         guardrail_ids = {
             guardrail.code: guardrail.id
-            for guardrail in self.env["self_healing.guardrail"].with_context(active_test=False).search(
-                [("code", "in", codes)])
+            for guardrail in self.env["self_healing.guardrail"]
+            .with_context(active_test=False)
+            .search([("code", "in", codes)])
         }
         known_rows = []
         for row in rows:
@@ -79,8 +92,11 @@ class SelfHealingKnowledgeEntryImport(models.Model):
                 created_lines.append(row.line)
                 continue
             if entry.id in claimed:
-                row_errors.append(knowledge_import.RowError(
-                    row.line, f"updates the same entry as line {claimed[entry.id]} (key or url)"))
+                row_errors.append(
+                    knowledge_import.RowError(
+                        row.line, f"updates the same entry as line {claimed[entry.id]} (key or url)"
+                    )
+                )
                 continue
             claimed[entry.id] = row.line
             changes = self._changed_values(entry, values, row)
@@ -92,8 +108,11 @@ class SelfHealingKnowledgeEntryImport(models.Model):
             touched |= entry
         created = self._create_rows(to_create, created_lines, row_errors)
         return {
-            "created": len(created), "updated": updated, "skipped": skipped,
-            "entry_ids": (touched | created).ids, "row_errors": row_errors,
+            "created": len(created),
+            "updated": updated,
+            "skipped": skipped,
+            "entry_ids": (touched | created).ids,
+            "row_errors": row_errors,
         }
 
     @api.model

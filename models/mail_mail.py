@@ -22,12 +22,20 @@ class MailMail(models.Model):
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
         # Read before super(): sent mails may be deleted there (auto_delete).
         failed = [
-            (mail.id, mail.failure_reason or failure_reason, failure_type or mail.failure_type,
-             mail.mail_server_id.id, mail.model, mail.res_id)
-            for mail in self if mail.state == "exception"
+            (
+                mail.id,
+                mail.failure_reason or failure_reason,
+                failure_type or mail.failure_type,
+                mail.mail_server_id.id,
+                mail.model,
+                mail.res_id,
+            )
+            for mail in self
+            if mail.state == "exception"
         ]
-        result = super()._postprocess_sent_message(success_pids, failure_reason=failure_reason,
-                                                   failure_type=failure_type)
+        result = super()._postprocess_sent_message(
+            success_pids, failure_reason=failure_reason, failure_type=failure_type
+        )
         if failed:
             try:
                 with self.env.cr.savepoint():
@@ -47,6 +55,11 @@ class MailMail(models.Model):
             message=f"Mail delivery failed ({failure_type or 'unknown'}): {reason}",
             dbname=self.env.cr.dbname,
             uid=self.env.uid,
-            extra={"mail_id": mail_id, "failure_type": failure_type or "unknown", "mail_server_id": server_id or None,
-                   "model": model or None, "res_id": res_id or None},
+            extra={
+                "mail_id": mail_id,
+                "failure_type": failure_type or "unknown",
+                "mail_server_id": server_id or None,
+                "model": model or None,
+                "res_id": res_id or None,
+            },
         ).to_dict()

@@ -3,9 +3,9 @@ from dataclasses import dataclass, field
 
 from odoo import _, api, models
 
-from ..engine.similar import embed as embed_engine
-from ..engine.match import matching
 from ..engine.library.error_classes import UNKNOWN
+from ..engine.match import matching
+from ..engine.similar import embed as embed_engine
 
 _logger = logging.getLogger(__name__)
 
@@ -41,8 +41,12 @@ class IncidentMatch:
             "kb_support": self.kb_support,
             "provider": self.provider,
             "neighbours": [
-                {"model": record._name, "id": record.id, "name": record.display_name,
-                 "similarity": round(similarity, 4)}
+                {
+                    "model": record._name,
+                    "id": record.id,
+                    "name": record.display_name,
+                    "similarity": round(similarity, 4),
+                }
                 for record, similarity in self.neighbours
             ],
             "evidence": list(self.evidence),
@@ -67,7 +71,7 @@ class SelfHealingMatcher(models.AbstractModel):
     def _match_settings(self):
         """The engine's thresholds, each overridable by a system parameter ``self_healing.match_<name>``."""
         parameters = self.env["ir.config_parameter"].sudo().search([("key", "=like", SETTING_PREFIX + "%")])
-        overrides = {parameter.key[len(SETTING_PREFIX):]: parameter.value for parameter in parameters}
+        overrides = {parameter.key[len(SETTING_PREFIX) :]: parameter.value for parameter in parameters}
         try:
             return matching.MatchSettings.from_overrides(overrides)
         except ValueError as exc:
@@ -92,7 +96,8 @@ class SelfHealingMatcher(models.AbstractModel):
             vector = Entry._embedding_provider().embed([text])[0]
             entries = Entry._search_similar_vector(vector, k=KNOWLEDGE_CANDIDATES)
             guardrail_rows = self.env["self_healing.guardrail.vector"]._search_similar_vector(
-                vector, k=GUARDRAIL_CANDIDATES)
+                vector, k=GUARDRAIL_CANDIDATES
+            )
         except (embed_engine.EmbeddingError, ValueError) as exc:
             # Similarity is the second signal: without it the rules still decide.
             _logger.warning("incident %s matched by rules only: %s", incident.id, exc)
@@ -104,15 +109,26 @@ class SelfHealingMatcher(models.AbstractModel):
             records[(neighbour.kind, neighbour.id)] = entry
         for row, similarity in guardrail_rows:
             guardrail = row.guardrail_id
-            neighbours.append(matching.Neighbour(
-                kind=matching.GUARDRAIL, id=guardrail.id, similarity=similarity, title=guardrail.name or "",
-                guardrail=guardrail.code, error_class=guardrail.error_class))
+            neighbours.append(
+                matching.Neighbour(
+                    kind=matching.GUARDRAIL,
+                    id=guardrail.id,
+                    similarity=similarity,
+                    title=guardrail.name or "",
+                    guardrail=guardrail.code,
+                    error_class=guardrail.error_class,
+                )
+            )
             records[(matching.GUARDRAIL, guardrail.id)] = guardrail
-        suggestible = Guardrail.search([
-            ("state", "=", "active"), ("code", "in", [n.guardrail for n in neighbours if n.guardrail])])
+        suggestible = Guardrail.search(
+            [("state", "=", "active"), ("code", "in", [n.guardrail for n in neighbours if n.guardrail])]
+        )
         result = matching.combine(
-            classification, neighbours, settings,
-            guardrail_classes={guardrail.code: guardrail.error_class for guardrail in suggestible})
+            classification,
+            neighbours,
+            settings,
+            guardrail_classes={guardrail.code: guardrail.error_class for guardrail in suggestible},
+        )
         guardrail = Guardrail.search([("code", "=", result.guardrail)], limit=1) if result.guardrail else Guardrail
         return IncidentMatch(
             guardrail=guardrail,
@@ -138,9 +154,15 @@ class SelfHealingMatcher(models.AbstractModel):
             answer = classifier.classify(entry._embedding_text())
             inferred = answer.error_class if answer.answered else None
         return matching.Neighbour(
-            kind=matching.KNOWLEDGE, id=entry.id, similarity=similarity, title=entry.name or "",
-            guardrail=entry.guardrail_id.code or None, error_class=error_class, inferred_class=inferred,
-            solved=bool((entry.solution or "").strip()))
+            kind=matching.KNOWLEDGE,
+            id=entry.id,
+            similarity=similarity,
+            title=entry.name or "",
+            guardrail=entry.guardrail_id.code or None,
+            error_class=error_class,
+            inferred_class=inferred,
+            solved=bool((entry.solution or "").strip()),
+        )
 
     @api.model
     def apply_match(self, incidents):
@@ -151,15 +173,23 @@ class SelfHealingMatcher(models.AbstractModel):
         outcomes = {}
         for incident in incidents:
             outcome = self.match(incident)
-            incident.write({
-                "guardrail_id": outcome.guardrail.id or False,
-                "error_class": outcome.error_class,
-                "match_score": outcome.match_score,
-                "match_evidence": outcome.as_evidence(),
-            })
+            incident.write(
+                {
+                    "guardrail_id": outcome.guardrail.id or False,
+                    "error_class": outcome.error_class,
+                    "match_score": outcome.match_score,
+                    "match_evidence": outcome.as_evidence(),
+                }
+            )
             if outcome.guardrail and incident.state == "new":
-                incident._set_state("matched", _(
-                    "Matched to %(code)s (%(signal)s, score %(score).2f).", code=outcome.guardrail.code,
-                    signal=outcome.signal, score=outcome.match_score))
+                incident._set_state(
+                    "matched",
+                    _(
+                        "Matched to %(code)s (%(signal)s, score %(score).2f).",
+                        code=outcome.guardrail.code,
+                        signal=outcome.signal,
+                        score=outcome.match_score,
+                    ),
+                )
             outcomes[incident.id] = outcome
         return outcomes

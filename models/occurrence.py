@@ -23,6 +23,9 @@ class SelfHealingOccurrence(models.Model):
     extra = fields.Json(help="Source-specific facts: cron id, mail id, duration, query count.")
 
     _sql_constraints = [
-        ("level_known", "CHECK(level IN ('DEBUG','INFO','WARNING','ERROR','CRITICAL'))",
-         "The level must be a Python logging level name."),
+        (
+            "level_known",
+            "CHECK(level IN ('DEBUG','INFO','WARNING','ERROR','CRITICAL'))",
+            "The level must be a Python logging level name.",
+        ),
     ]

@@ -31,7 +31,7 @@ class SelfHealingOccurrence(models.Model):
                        row_number() OVER (PARTITION BY incident_id ORDER BY occurred_at DESC, id DESC) AS rank
                   FROM {self._table}
             ) ranked
-            WHERE {' OR '.join(conditions)}"""
+            WHERE {" OR ".join(conditions)}"""
         return query, params
 
     @api.model
@@ -46,9 +46,7 @@ class SelfHealingOccurrence(models.Model):
         total = self.env.cr.fetchone()[0]
         if not total:
             return 0, 0
-        self.env.cr.execute(
-            f"DELETE FROM {self._table} WHERE id IN ({query} LIMIT %s)", [*params, batch_size]
-        )
+        self.env.cr.execute(f"DELETE FROM {self._table} WHERE id IN ({query} LIMIT %s)", [*params, batch_size])
         deleted = self.env.cr.rowcount
         self.invalidate_model()
         return deleted, max(total - deleted, 0)

@@ -55,9 +55,13 @@ class SelfHealingPolicy(models.AbstractModel):
 
     @api.model
     def _recent_auto_fix_times(self, now):
-        attempts = self.env["self_healing.fix.attempt"].sudo().search_read(
-            [("mode", "=", "auto"), ("applied_at", ">=", now - timedelta(hours=1)), ("dry_run", "=", False)],
-            ["applied_at"],
+        attempts = (
+            self.env["self_healing.fix.attempt"]
+            .sudo()
+            .search_read(
+                [("mode", "=", "auto"), ("applied_at", ">=", now - timedelta(hours=1)), ("dry_run", "=", False)],
+                ["applied_at"],
+            )
         )
         return [row["applied_at"] for row in attempts]
 
@@ -67,14 +71,18 @@ class SelfHealingPolicy(models.AbstractModel):
 
         Derived from the fix history rather than kept as a counter, so it can never drift.
         """
-        domain = [("mode", "=", "auto"), ("state", "in", ("validated", "failed", "rolled_back")),
-                  ("dry_run", "=", False)]
+        domain = [
+            ("mode", "=", "auto"),
+            ("state", "in", ("validated", "failed", "rolled_back")),
+            ("dry_run", "=", False),
+        ]
         reset_at = self.env["ir.config_parameter"].sudo().get_param(BREAKER_RESET_PARAM)
         if reset_at:
             domain.append(("applied_at", ">", reset_at))
         failures = 0
-        for attempt in self.env["self_healing.fix.attempt"].sudo().search(domain, order="applied_at desc, id desc",
-                                                                           limit=50):
+        for attempt in (
+            self.env["self_healing.fix.attempt"].sudo().search(domain, order="applied_at desc, id desc", limit=50)
+        ):
             if attempt.state == "validated":
                 break
             failures += 1
@@ -83,6 +91,7 @@ class SelfHealingPolicy(models.AbstractModel):
     @api.model
     def action_reset_breaker(self):
         """Close the circuit breaker: failures before now no longer count."""
-        self.env["ir.config_parameter"].sudo().set_param(BREAKER_RESET_PARAM, fields.Datetime.to_string(
-            fields.Datetime.now()))
+        self.env["ir.config_parameter"].sudo().set_param(
+            BREAKER_RESET_PARAM, fields.Datetime.to_string(fields.Datetime.now())
+        )
         return True

@@ -10,7 +10,9 @@ class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
     self_healing_slow_cron_seconds = fields.Float(
-        string="Slow scheduled action (s)", default=600.0, config_parameter="self_healing.slow_cron_seconds",
+        string="Slow scheduled action (s)",
+        default=600.0,
+        config_parameter="self_healing.slow_cron_seconds",
     )
     self_healing_capture_summary = fields.Char(string="Capture health", compute="_compute_self_healing_capture")
     self_healing_capture_dropped = fields.Integer(string="Dropped", compute="_compute_self_healing_capture")

@@ -23,8 +23,11 @@ class SelfHealingReview(models.Model):
     note = fields.Text(readonly=True)
 
     _sql_constraints = [
-        ("decision_complete", "CHECK(status = 'pending' OR (done_by IS NOT NULL AND reviewed_at IS NOT NULL))",
-         "A decided review records who decided and when."),
+        (
+            "decision_complete",
+            "CHECK(status = 'pending' OR (done_by IS NOT NULL AND reviewed_at IS NOT NULL))",
+            "A decided review records who decided and when.",
+        ),
     ]
 
     @api.depends("res_model", "res_id", "status")

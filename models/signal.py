@@ -72,8 +72,19 @@ class SelfHealingSignal(models.Model):
             [limit],
         )
         rows = self.env.cr.fetchall()
-        names = ("id", "source", "level", "logger", "message", "traceback", "dbname", "uid", "request_path",
-                 "occurred_at", "extra")
+        names = (
+            "id",
+            "source",
+            "level",
+            "logger",
+            "message",
+            "traceback",
+            "dbname",
+            "uid",
+            "request_path",
+            "occurred_at",
+            "extra",
+        )
         return [dict(zip(names, row)) for row in rows]
 
     @api.model

@@ -22,9 +22,9 @@ FAULTS = {
         "DETAIL:  Key (id)=(90211) already exists.",
     ),
     "unique": (
-        'psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint '
+        "psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint "
         '"res_partner_ref_company_uniq"\nDETAIL:  Key (ref, company_id)=(C042, 1) already exists.',
-        'psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint '
+        "psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint "
         '"product_product_barcode_uniq"\nDETAIL:  Key (barcode)=(5901234123457) already exists.',
     ),
     "column": (
@@ -104,8 +104,16 @@ class FakeOpenAIEmbeddings:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 owner.requests.append(body)
                 if self.headers.get("Authorization") != "Bearer test-key":
-                    return self._send(401, {"error": {"message": "Incorrect API key provided",
-                                                      "type": "invalid_request_error", "code": "invalid_api_key"}})
+                    return self._send(
+                        401,
+                        {
+                            "error": {
+                                "message": "Incorrect API key provided",
+                                "type": "invalid_request_error",
+                                "code": "invalid_api_key",
+                            }
+                        },
+                    )
                 size = body.get("dimensions") or 64
                 texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
                 vectors = embed.get_provider("offline", dimension=size).embed(texts)
@@ -114,8 +122,15 @@ class FakeOpenAIEmbeddings:
                     if body.get("encoding_format") == "base64":
                         vector = base64.b64encode(struct.pack("<%df" % size, *vector)).decode()
                     data.append({"object": "embedding", "index": index, "embedding": vector})
-                self._send(200, {"object": "list", "data": data, "model": body["model"],
-                                 "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": data,
+                        "model": body["model"],
+                        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                    },
+                )
 
             def _send(self, status, payload):
                 raw = json.dumps(payload).encode()

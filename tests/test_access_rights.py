@@ -28,9 +28,7 @@ class TestAccessRights(SelfHealingCase):
         with self.assertRaises(AccessError):
             attempt._reject("no")
         with self.assertRaises(AccessError):
-            self.env["self_healing.fix.approval"].with_user(self.sh_user).create(
-                {"attempt_ids": [(6, 0, attempt.ids)]}
-            )
+            self.env["self_healing.fix.approval"].with_user(self.sh_user).create({"attempt_ids": [(6, 0, attempt.ids)]})
         self.assertEqual(self.attempt.state, "proposed")
 
     def test_user_cannot_read_backups(self):
@@ -48,8 +46,10 @@ class TestAccessRights(SelfHealingCase):
             ).read(["value"])
 
     def test_approver_approves_through_the_wizard(self):
-        wizard = self.env["self_healing.fix.approval"].with_user(self.sh_approver).create(
-            {"attempt_ids": [(6, 0, self.attempt.ids)], "note": "Checked the plan"}
+        wizard = (
+            self.env["self_healing.fix.approval"]
+            .with_user(self.sh_approver)
+            .create({"attempt_ids": [(6, 0, self.attempt.ids)], "note": "Checked the plan"})
         )
         wizard.action_approve()
         self.assertEqual(self.attempt.state, "approved")
@@ -59,16 +59,21 @@ class TestAccessRights(SelfHealingCase):
 
     def test_approver_cannot_edit_library(self):
         with self.assertRaises(AccessError):
-            self.Guardrail.with_user(self.sh_approver).create(
-                {"code": "GR-X-1", "name": "x", "error_class": "OTHER"}
-            )
+            self.Guardrail.with_user(self.sh_approver).create({"code": "GR-X-1", "name": "x", "error_class": "OTHER"})
 
     def test_manager_edits_library(self):
-        guardrail = self.Guardrail.with_user(self.sh_manager).create({
-            "code": "GR-TST-002", "name": "Test fault", "error_class": "LOCK_NOT_AVAILABLE",
-            "signals": {"exception_types": ["LockNotAvailable"], "all_patterns": ["could not obtain lock"]},
-            "root_cause": "A test cause.", "fix_steps": "Wait.", "odoo_versions": "18.0", "risk": "low",
-        })
+        guardrail = self.Guardrail.with_user(self.sh_manager).create(
+            {
+                "code": "GR-TST-002",
+                "name": "Test fault",
+                "error_class": "LOCK_NOT_AVAILABLE",
+                "signals": {"exception_types": ["LockNotAvailable"], "all_patterns": ["could not obtain lock"]},
+                "root_cause": "A test cause.",
+                "fix_steps": "Wait.",
+                "odoo_versions": "18.0",
+                "risk": "low",
+            }
+        )
         guardrail.action_activate()
         self.assertEqual(guardrail.state, "active")
 

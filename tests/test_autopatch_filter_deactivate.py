@@ -42,7 +42,9 @@ class TestFilterDeactivate(SelfHealingCase):
             Partner.search(saved._get_eval_domain())
 
     def test_valid_filters_are_not_touched(self):
-        fine = self.env["ir.filters"].create({"name": "fine", "model_id": "res.partner", "domain": "[('name', '=', 'x')]"})
+        fine = self.env["ir.filters"].create(
+            {"name": "fine", "model_id": "res.partner", "domain": "[('name', '=', 'x')]"}
+        )
         ok, reason = runner.check(self.env, "filter_deactivate", PARAMS)
         self.assertFalse(ok)
         self.assertIn("no active filter", reason)

@@ -2,10 +2,11 @@ import smtplib
 from datetime import timedelta
 
 from odoo import fields, tools
-from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
+
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from ..autopatches import mail_retry, runner
 from . import autopatch_faults as faults
@@ -23,13 +24,15 @@ class TestMailRetry(SelfHealingCase):
         self.incident = self.make_incident(name="SMTP down", error_class="MAIL_DELIVERY")
 
     def attempt(self):
-        return faults.make_attempt(self.env, "mail_retry", {"mail_ids": ",".join(map(str, self.mails.ids))},
-                                   incident=self.incident)
+        return faults.make_attempt(
+            self.env, "mail_retry", {"mail_ids": ",".join(map(str, self.mails.ids))}, incident=self.incident
+        )
 
     def backdate_mails(self, delta):
         self.env.flush_all()
-        self.env.cr.execute("UPDATE mail_mail SET create_date = create_date - %s WHERE id = ANY(%s)",
-                            [delta, self.mails.ids])
+        self.env.cr.execute(
+            "UPDATE mail_mail SET create_date = create_date - %s WHERE id = ANY(%s)", [delta, self.mails.ids]
+        )
         self.mails.invalidate_recordset(["create_date"])
 
     def test_retry_with_backoff_until_delivered(self):
@@ -61,8 +64,10 @@ class TestMailRetry(SelfHealingCase):
             result = runner.run_attempt(second)
         self.assertTrue(result.ok, second.outcome)
         self.assertEqual(set(self.mails.mapped("state")), {"sent"})
-        self.assertEqual(sorted(message["to"][0] for message in smtp.messages),
-                         ["<customer0@example.com>", "<customer1@example.com>"])
+        self.assertEqual(
+            sorted(message["to"][0] for message in smtp.messages),
+            ["<customer0@example.com>", "<customer1@example.com>"],
+        )
         self.assertIn(b"Subject: self_healing chaos mail 0", b"".join(message["data"] for message in smtp.messages))
 
         with self.assertRaisesRegex(UserError, "moved on"):
@@ -71,7 +76,8 @@ class TestMailRetry(SelfHealingCase):
     def detector_match(self, mail):
         """What the guardrails make of the message the mail detector writes for ``mail``."""
         signal = self.env["mail.mail"]._self_healing_signal(
-            mail.id, mail.failure_reason, mail.failure_type, mail.mail_server_id.id, mail.model, mail.res_id)
+            mail.id, mail.failure_reason, mail.failure_type, mail.mail_server_id.id, mail.model, mail.res_id
+        )
         answer = self.env["self_healing.guardrail"]._classifier().classify(signal["message"])
         guardrail = self.env["self_healing.guardrail"].search([("code", "=", answer.guardrail)])
         return signal["message"], answer, guardrail
@@ -82,8 +88,10 @@ class TestMailRetry(SelfHealingCase):
         self.assertEqual((answer.guardrail, guardrail.autopatch_code), ("GR-MAIL-003", "mail_retry"), message)
         self.assertGreaterEqual(answer.confidence, 0.95, "the detector's own wording is a template, not a hint")
 
-        with faults.LocalSMTPServer(self.port) as smtp, \
-                mute_logger("odoo.addons.mail.models.mail_mail", "odoo.addons.base.models.ir_mail_server"):
+        with (
+            faults.LocalSMTPServer(self.port) as smtp,
+            mute_logger("odoo.addons.mail.models.mail_mail", "odoo.addons.base.models.ir_mail_server"),
+        ):
             smtp.fail_next(1)
             busy = faults.make_stuck_mail(self.env, self.server)
         self.assertEqual(busy.state, "exception")
@@ -116,16 +124,23 @@ class TestMailRetry(SelfHealingCase):
 
     def test_gives_up_after_five_retries(self):
         for _index in range(mail_retry.MAX_RETRIES):
-            faults.make_attempt(self.env, "mail_retry", {}, incident=self.incident,
-                                state="failed", applied_at=fields.Datetime.now())
+            faults.make_attempt(
+                self.env, "mail_retry", {}, incident=self.incident, state="failed", applied_at=fields.Datetime.now()
+            )
         ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
         self.assertFalse(ok)
         self.assertIn("gave up after 5 retries", reason)
 
     def test_retries_older_than_the_failing_mails_do_not_count(self):
         for _index in range(mail_retry.MAX_RETRIES):
-            faults.make_attempt(self.env, "mail_retry", {}, incident=self.incident,
-                                state="failed", applied_at=fields.Datetime.now() - timedelta(days=1))
+            faults.make_attempt(
+                self.env,
+                "mail_retry",
+                {},
+                incident=self.incident,
+                state="failed",
+                applied_at=fields.Datetime.now() - timedelta(days=1),
+            )
         ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
         self.assertTrue(ok, reason)
         self.assertIn("retry 1 of 5", reason)

@@ -9,14 +9,14 @@ from . import autopatch_faults as faults
 from .common import SelfHealingCase
 
 MODULE = "self_healing_chaos_addon"
-BROKEN = '''# A customer's addon: keep this comment.
+BROKEN = """# A customer's addon: keep this comment.
 {
     "name": "Chaos Addon",  # the name, with a comma
     "version": "17.0.2.1.0",
     "depends": ["base"],
     "data": [],
 }
-'''
+"""
 
 
 @tagged("post_install", "-at_install")
@@ -40,7 +40,9 @@ class TestManifestFix(SelfHealingCase):
             fixed = self.read(path).decode()
             self.assertEqual(
                 fixed,
-                BROKEN.replace("17.0.2.1.0", "18.0.2.1.0").replace('"data": [],', '"data": [],\n    "license": "LGPL-3",'),
+                BROKEN.replace("17.0.2.1.0", "18.0.2.1.0").replace(
+                    '"data": [],', '"data": [],\n    "license": "LGPL-3",'
+                ),
             )
             self.assertEqual(ast.literal_eval(fixed)["license"], "LGPL-3")
             self.assertEqual(odoo_module.load_manifest(MODULE, module_dir)["version"], "18.0.2.1.0")
@@ -59,7 +61,9 @@ class TestManifestFix(SelfHealingCase):
             attempt = faults.make_attempt(self.env, "manifest_fix", {"module": MODULE})
             self.assertTrue(runner.run_attempt(attempt).ok, attempt.outcome)
             with open(f"{module_dir}/__manifest__.py", encoding="utf-8") as handle:
-                self.assertEqual(handle.read(), "{'name': 'Chaos', 'version': '1.0', 'depends': ['base'], 'license': 'LGPL-3'}\n")
+                self.assertEqual(
+                    handle.read(), "{'name': 'Chaos', 'version': '1.0', 'depends': ['base'], 'license': 'LGPL-3'}\n"
+                )
             with open(f"{module_dir}/__manifest__.py", "a", encoding="utf-8") as handle:
                 handle.write("# edited by a developer since\n")
             with self.assertRaisesRegex(UserError, "changed since"):

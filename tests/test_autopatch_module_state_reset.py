@@ -1,5 +1,6 @@
-from odoo.addons.base.models.ir_cron import BadModuleState
 from odoo.tests import tagged
+
+from odoo.addons.base.models.ir_cron import BadModuleState
 
 from ..autopatches import runner
 from . import autopatch_faults as faults

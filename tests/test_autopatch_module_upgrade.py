@@ -19,8 +19,11 @@ class TestModuleUpgrade(SelfHealingCase):
         faults.drop_column(self.env, "res.partner.title", "shortcut")
 
     def assert_column_missing(self):
-        with self.assertRaisesRegex(psycopg2.errors.UndefinedColumn, "shortcut"), \
-                mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+        with (
+            self.assertRaisesRegex(psycopg2.errors.UndefinedColumn, "shortcut"),
+            mute_logger("odoo.sql_db"),
+            self.env.cr.savepoint(),
+        ):
             self.env["res.partner.title"].search_read([], ["shortcut"])
 
     def test_missing_column_created_then_dropped_by_rollback(self):

@@ -56,8 +56,9 @@ class RogueSQL(RenameCategory):
     code = "test_rogue_sql"
 
     def apply(self, ctx):
-        ctx.execute("UPDATE res_partner SET comment = 'rogue'", tables=("res_partner",),
-                    undo="SELECT 1", probe="SELECT 1")
+        ctx.execute(
+            "UPDATE res_partner SET comment = 'rogue'", tables=("res_partner",), undo="SELECT 1", probe="SELECT 1"
+        )
 
 
 class SneakySQL(RenameCategory):
@@ -141,7 +142,9 @@ class TestAutopatchRunner(SelfHealingCase):
         backup = attempt.backup_ids
         self.assertEqual((backup.kind, backup.operation, backup.state), ("data", "write", "kept"))
         self.assertEqual(backup.payload["before"][str(self.category.id)]["name"], {"en_US": "Runner"})
-        self.assertAlmostEqual(backup.expires_at, fields.Datetime.now() + timedelta(days=30), delta=timedelta(minutes=5))
+        self.assertAlmostEqual(
+            backup.expires_at, fields.Datetime.now() + timedelta(days=30), delta=timedelta(minutes=5)
+        )
 
         attempt.with_user(self.sh_manager).action_rollback()
         self.assertEqual(attempt.state, "rolled_back")
@@ -166,8 +169,12 @@ class TestAutopatchRunner(SelfHealingCase):
     def test_scope_violations_are_refused_before_writing(self):
         partner = self.env.ref("base.main_partner")
         comment = partner.comment
-        for code, expected in (("test_rogue_write", "ScopeViolation"), ("test_rogue_sql", "ScopeViolation"),
-                               ("test_rogue_file", "ScopeViolation"), ("test_sneaky_sql", "ReadOnlySqlTransaction")):
+        for code, expected in (
+            ("test_rogue_write", "ScopeViolation"),
+            ("test_rogue_sql", "ScopeViolation"),
+            ("test_rogue_file", "ScopeViolation"),
+            ("test_sneaky_sql", "ReadOnlySqlTransaction"),
+        ):
             with self.subTest(code=code), mute_logger("odoo.sql_db", "odoo.addons.self_healing.autopatches.runner"):
                 attempt = self.attempt(code)
                 runner.run_attempt(attempt)
@@ -178,9 +185,13 @@ class TestAutopatchRunner(SelfHealingCase):
 
     def test_writes_with_irreversible_side_effects_are_refused(self):
         view = self.env.ref("base.view_partner_title_form")
-        custom = self.env["ir.ui.view.custom"].create({
-            "ref_id": view.id, "user_id": self.sh_manager.id, "arch": "<form/>",
-        })
+        custom = self.env["ir.ui.view.custom"].create(
+            {
+                "ref_id": view.id,
+                "user_id": self.sh_manager.id,
+                "arch": "<form/>",
+            }
+        )
         attempt = self.attempt("test_sweeping_view_write")
         with mute_logger("odoo.addons.self_healing.autopatches.runner"):
             runner.run_attempt(attempt)
@@ -256,7 +267,9 @@ class TestAutopatchRunner(SelfHealingCase):
         # 31 days later, the autovacuum drops the pre-image.
         self.env.cr.execute(
             "UPDATE self_healing_backup SET create_date = now() at time zone 'utc' - interval '31 days',"
-            " expires_at = now() at time zone 'utc' - interval '1 day' WHERE attempt_id = %s", [attempt.id])
+            " expires_at = now() at time zone 'utc' - interval '1 day' WHERE attempt_id = %s",
+            [attempt.id],
+        )
         self.env.invalidate_all()
         self.assertEqual(self.env["self_healing.backup"]._gc_expired_backups(), 1)
         with self.assertRaisesRegex(UserError, "expired"):

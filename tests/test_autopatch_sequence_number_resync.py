@@ -14,8 +14,11 @@ class TestSequenceNumberResync(SelfHealingCase):
         return {"sequence_id": sequence.id, "model": "ir.config_parameter", "field": "key"}
 
     def assert_next_number_collides(self, sequence):
-        with self.assertRaisesRegex(psycopg2.errors.UniqueViolation, "ir_config_parameter_key_uniq"), \
-                mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+        with (
+            self.assertRaisesRegex(psycopg2.errors.UniqueViolation, "ir_config_parameter_key_uniq"),
+            mute_logger("odoo.sql_db"),
+            self.env.cr.savepoint(),
+        ):
             self.env["ir.config_parameter"].create({"key": sequence.next_by_id(), "value": "new"})
             self.env.flush_all()
 

@@ -20,8 +20,11 @@ class TestSequenceResync(SelfHealingCase):
         self.sequence = faults.drift_id_sequence(self.env, TABLE, lag=2)
 
     def assert_insert_collides(self):
-        with self.assertRaisesRegex(psycopg2.errors.UniqueViolation, f"{TABLE}_pkey"), \
-                mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+        with (
+            self.assertRaisesRegex(psycopg2.errors.UniqueViolation, f"{TABLE}_pkey"),
+            mute_logger("odoo.sql_db"),
+            self.env.cr.savepoint(),
+        ):
             self.env["res.partner.category"].create({"name": "collides"})
             self.env.flush_all()
 

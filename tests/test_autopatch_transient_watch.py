@@ -57,11 +57,15 @@ class TestTransientWatch(SelfHealingCase):
         params.set_param(transient_watch.WINDOW_PARAM, "20")
         self.assertEqual(transient_watch.default_window(self.env), timedelta(seconds=20))
         params.set_param(transient_watch.WINDOW_PARAM, "3")
-        self.assertEqual(transient_watch.default_window(self.env), timedelta(seconds=transient_watch.MIN_WINDOW_SECONDS),
-                         "a window shorter than the minimum would call a recurring fault quiet")
+        self.assertEqual(
+            transient_watch.default_window(self.env),
+            timedelta(seconds=transient_watch.MIN_WINDOW_SECONDS),
+            "a window shorter than the minimum would call a recurring fault quiet",
+        )
         params.set_param(transient_watch.WINDOW_PARAM, "half an hour")
-        self.assertEqual(transient_watch.default_window(self.env),
-                         timedelta(seconds=transient_watch.DEFAULT_WINDOW_SECONDS))
+        self.assertEqual(
+            transient_watch.default_window(self.env), timedelta(seconds=transient_watch.DEFAULT_WINDOW_SECONDS)
+        )
         self.assertEqual(transient_watch.describe(timedelta(minutes=30)), "30 minutes")
         self.assertEqual(transient_watch.describe(timedelta(seconds=20)), "20 seconds")
 
@@ -77,10 +81,14 @@ class TestTransientWatch(SelfHealingCase):
         due = incident.last_seen + timedelta(seconds=45)
         scheduled = triggers.search([("cron_id", "=", cron.id)]) - before
         self.assertEqual(len(scheduled), 1)
-        self.assertEqual(scheduled.call_at, due + timedelta(seconds=1),
-                         "the healing cron runs when the window ends, not at its next 5-minute interval")
+        self.assertEqual(
+            scheduled.call_at,
+            due + timedelta(seconds=1),
+            "the healing cron runs when the window ends, not at its next 5-minute interval",
+        )
         # Another healing pass finds that trigger and does not add a second one.
         self.env["self_healing.incident"]._watch_transient_incidents()
         self.assertEqual(triggers.search([("cron_id", "=", cron.id)]) - before, scheduled)
-        self.assertEqual(transient_watch.resolve_quiet_incidents(self.env, due + timedelta(seconds=2))["healed"],
-                         incident)
+        self.assertEqual(
+            transient_watch.resolve_quiet_incidents(self.env, due + timedelta(seconds=2))["healed"], incident
+        )

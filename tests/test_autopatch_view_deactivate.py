@@ -46,7 +46,9 @@ class TestViewDeactivate(SelfHealingCase):
 
     def test_module_views_are_refused(self):
         module_view = self.env.ref("base.view_partner_form")
-        child = self.env["ir.ui.view"].search([("inherit_id", "=", module_view.id), ("mode", "=", "extension")], limit=1)
+        child = self.env["ir.ui.view"].search(
+            [("inherit_id", "=", module_view.id), ("mode", "=", "extension")], limit=1
+        )
         ok, reason = runner.check(self.env, "view_deactivate", {"view_id": child.id})
         self.assertFalse(ok)
         self.assertIn("belongs to module", reason)
@@ -59,7 +61,8 @@ class TestViewDeactivate(SelfHealingCase):
         self.assertTrue(runner.check(self.env, "view_deactivate", {"view_name": view.name})[0])
         self.env.cr.execute(
             "UPDATE ir_ui_view SET arch_db = jsonb_build_object('en_US', %s::text) WHERE id = %s",
-            ['<xpath expr="/*" position="inside"><field name="display_name"/></xpath>', view.id])
+            ['<xpath expr="/*" position="inside"><field name="display_name"/></xpath>', view.id],
+        )
         self.env.invalidate_all()
         ok, reason = runner.check(self.env, "view_deactivate", {"view_id": view.id})
         self.assertFalse(ok)
@@ -74,20 +77,33 @@ class TestViewDeactivate(SelfHealingCase):
         # Siblings on the same form: one healthy, one only quoting the field in a separator's title.
         # Odoo's full validation fails for both (it checks the combined form); only the broken view may go.
         quote = f'<separator string="was {faults.GHOST_FIELD}"/>'
-        healthy, quoting = self.env["ir.ui.view"].create([{
-            "name": name, "model": "res.partner.title", "inherit_id": self.env.ref(PARENT).id,
-            "arch": f'<xpath expr="/*" position="inside">{node}</xpath>',
-        } for name, node in (("self_healing healthy customisation", '<field name="display_name"/>'),
-                             ("self_healing quoting customisation", quote))])
+        healthy, quoting = self.env["ir.ui.view"].create(
+            [
+                {
+                    "name": name,
+                    "model": "res.partner.title",
+                    "inherit_id": self.env.ref(PARENT).id,
+                    "arch": f'<xpath expr="/*" position="inside">{node}</xpath>',
+                }
+                for name, node in (
+                    ("self_healing healthy customisation", '<field name="display_name"/>'),
+                    ("self_healing quoting customisation", quote),
+                )
+            ]
+        )
         view = faults.break_inheriting_view(self.env, PARENT, kind="field")
         params = {"model": "res.partner.title", "field": faults.GHOST_FIELD}
         ok, reason = self.by_field()
         self.assertTrue(ok, reason)
         self.assertEqual(
-            reason, f'view #{view.id}: Field "{faults.GHOST_FIELD}" does not exist in model "res.partner.title"')
+            reason, f'view #{view.id}: Field "{faults.GHOST_FIELD}" does not exist in model "res.partner.title"'
+        )
         plan = runner.preview(self.env, "view_deactivate", params)
-        self.assertIn(f"Skip: view #{quoting.id} 'self_healing quoting customisation' names"
-                      f" '{faults.GHOST_FIELD}', but the form validates with it alone", plan)
+        self.assertIn(
+            f"Skip: view #{quoting.id} 'self_healing quoting customisation' names"
+            f" '{faults.GHOST_FIELD}', but the form validates with it alone",
+            plan,
+        )
         self.assertNotRegex(plan, rf"#{healthy.id}\b", "a view not naming the field is no suspect at all")
         attempt = faults.make_attempt(self.env, "view_deactivate", params)
         result = runner.run_attempt(attempt)
@@ -99,28 +115,41 @@ class TestViewDeactivate(SelfHealingCase):
         self.assertIn("validates fine", reason)
 
     def test_by_field_refuses_a_module_view(self):
-        quoting = self.env["ir.ui.view"].create({
-            "name": "self_healing quoting customisation", "model": "res.partner.title",
-            "inherit_id": self.env.ref(PARENT).id,
-            "arch": f'<xpath expr="/*" position="inside"><separator string="was {faults.GHOST_FIELD}"/></xpath>'})
+        quoting = self.env["ir.ui.view"].create(
+            {
+                "name": "self_healing quoting customisation",
+                "model": "res.partner.title",
+                "inherit_id": self.env.ref(PARENT).id,
+                "arch": f'<xpath expr="/*" position="inside"><separator string="was {faults.GHOST_FIELD}"/></xpath>',
+            }
+        )
         view = faults.break_inheriting_view(self.env, PARENT, kind="field")
-        self.env["ir.model.data"].create({
-            "module": "self_healing", "name": "chaos_broken_title_form", "model": "ir.ui.view", "res_id": view.id})
+        self.env["ir.model.data"].create(
+            {"module": "self_healing", "name": "chaos_broken_title_form", "model": "ir.ui.view", "res_id": view.id}
+        )
         ok, reason = self.by_field()
         self.assertFalse(ok)
-        self.assertIn(f"view #{view.id} 'self_healing chaos customisation': it belongs to module self_healing"
-                      " (self_healing.chaos_broken_title_form)", reason)
+        self.assertIn(
+            f"view #{view.id} 'self_healing chaos customisation': it belongs to module self_healing"
+            " (self_healing.chaos_broken_title_form)",
+            reason,
+        )
         # The customisation that only quotes the field is no culprit: the module's view keeps the form broken.
-        self.assertIn(f"view #{quoting.id} 'self_healing quoting customisation': the form"
-                      f" #{self.env.ref(PARENT).id} still fails without any of #{quoting.id}", reason)
+        self.assertIn(
+            f"view #{quoting.id} 'self_healing quoting customisation': the form"
+            f" #{self.env.ref(PARENT).id} still fails without any of #{quoting.id}",
+            reason,
+        )
         self.assertTrue(view.active)
 
     def test_by_field_refuses_when_nothing_matches(self):
         faults.break_inheriting_view(self.env, PARENT, kind="field")
         ok, reason = self.by_field(field="x_never_was")
         self.assertFalse(ok)
-        self.assertEqual(reason, "no active customised view of res.partner.title names the field 'x_never_was':"
-                                 " nothing safe to deactivate")
+        self.assertEqual(
+            reason,
+            "no active customised view of res.partner.title names the field 'x_never_was': nothing safe to deactivate",
+        )
         ok, reason = self.by_field(model="res.partner")
         self.assertFalse(ok)
         self.assertIn("no active customised view of res.partner names the field", reason)

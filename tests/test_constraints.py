@@ -86,7 +86,9 @@ class TestConstraints(SelfHealingCase):
         fresh = Backup.create({"attempt_id": attempt.id, "target": "fresh", "payload": {"rows": [2]}})
         self.env.cr.execute(
             "UPDATE self_healing_backup SET create_date = now() - interval '40 days', "
-            "expires_at = now() - interval '10 days' WHERE id = %s", (old.id,))
+            "expires_at = now() - interval '10 days' WHERE id = %s",
+            (old.id,),
+        )
         old.invalidate_recordset()
         Backup._gc_expired_backups()
         self.assertEqual((old.state, old.payload), ("expired", False))

@@ -13,12 +13,23 @@ class TestDashboard(HttpCase):
         guardrail = cls.env["self_healing.guardrail"].create(
             {"code": "GR-TOUR-001", "name": "Tour guardrail", "error_class": "SEQ_PKEY_DRIFT", "confidence": 0.9}
         )
-        healed = cls.env["self_healing.incident"].create({
-            "name": "Tour incident healed", "fingerprint": "tour-1", "guardrail_id": guardrail.id,
-            "first_seen": now - timedelta(minutes=10), "last_seen": now - timedelta(minutes=10), "confidence": 0.95,
-        })
+        healed = cls.env["self_healing.incident"].create(
+            {
+                "name": "Tour incident healed",
+                "fingerprint": "tour-1",
+                "guardrail_id": guardrail.id,
+                "first_seen": now - timedelta(minutes=10),
+                "last_seen": now - timedelta(minutes=10),
+                "confidence": 0.95,
+            }
+        )
         cls.env["self_healing.fix.attempt"].create(
-            {"incident_id": healed.id, "guardrail_id": guardrail.id, "mode": "auto", "autopatch_code": "sequence_resync"}
+            {
+                "incident_id": healed.id,
+                "guardrail_id": guardrail.id,
+                "mode": "auto",
+                "autopatch_code": "sequence_resync",
+            }
         )._set_state("applied")
         healed.fix_attempt_ids._set_state("validated")
         healed._set_state("fixing")
@@ -31,8 +42,12 @@ class TestDashboard(HttpCase):
 
     def test_figures(self):
         data = self.env["self_healing.dashboard"].get_dashboard_data(days=7)
-        self.assertEqual(data["current"]["issues_detected"], self.env["self_healing.incident"].search_count(
-            [("last_seen", ">=", fields.Datetime.now() - timedelta(days=7))]))
+        self.assertEqual(
+            data["current"]["issues_detected"],
+            self.env["self_healing.incident"].search_count(
+                [("last_seen", ">=", fields.Datetime.now() - timedelta(days=7))]
+            ),
+        )
         self.assertGreaterEqual(data["current"]["auto_fixed"], 1)
         self.assertIn("GR-TOUR-001", [row["name"] for row in data["top_fixed"]])
         self.assertIn(self.waiting.id, [row["id"] for row in data["alerts"]["incidents"]])

@@ -12,11 +12,10 @@ from odoo.sql_db import close_db, db_connect
 from odoo.tests import tagged
 from odoo.tests.common import get_db_name
 
-from ..detection import installer
+from ..detection import capture, installer
 from ..detection.filters import SlowRecordForwarder
 from ..detection.sink import StagingSink
 from ..detection.sources import CRON_LOGGER
-from ..detection import capture
 from ..engine.detect.signal import Signal
 from ..post_load import post_load
 from .test_detection_common import committed_env, flush_capture, staged_rows, use_live_capture
@@ -29,8 +28,9 @@ def capture_handlers():
 
 
 def forwarders(name):
-    return [handler for handler in logging.getLogger(name).handlers
-            if getattr(handler, SlowRecordForwarder.MARKER, False)]
+    return [
+        handler for handler in logging.getLogger(name).handlers if getattr(handler, SlowRecordForwarder.MARKER, False)
+    ]
 
 
 @contextlib.contextmanager
@@ -70,8 +70,11 @@ class TestDetectionCapture(unittest.TestCase):
         with thread_database(self.dbname):
             LOGGER.error("capture probe after a shutdown")
         flush_capture()
-        rows = staged_rows(self.dbname, "id > %s AND message = %s",
-                           [self.state.max_ids["self_healing_signal"], "capture probe after a shutdown"])
+        rows = staged_rows(
+            self.dbname,
+            "id > %s AND message = %s",
+            [self.state.max_ids["self_healing_signal"], "capture probe after a shutdown"],
+        )
         self.assertEqual(len(rows), 1)
 
     def test_record_without_database_is_counted_and_dropped(self):
@@ -159,7 +162,11 @@ class TestDetectionCapture(unittest.TestCase):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(odoo_root), os.environ.get("PYTHONPATH")])))
         result = subprocess.run(
             [sys.executable, "-c", script, odoo.tools.config.rcfile, self.dbname],
-            capture_output=True, text=True, timeout=120, env=env, check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
         )
         self.assertEqual(result.returncode, 0, result.stderr[-2000:])
         self.assertEqual(result.stdout.split(), ["before", "0", "post_load", "1", "reloads", "1", "1"])
@@ -171,13 +178,19 @@ class TestDetectionCapture(unittest.TestCase):
 
         def triggers():
             with committed_env(self.dbname) as env:
-                env.cr.execute("SELECT count(*) FROM ir_cron_trigger WHERE cron_id = %s AND id > %s",
-                               [cron_id, self.state.max_ids["ir_cron_trigger"]])
+                env.cr.execute(
+                    "SELECT count(*) FROM ir_cron_trigger WHERE cron_id = %s AND id > %s",
+                    [cron_id, self.state.max_ids["ir_cron_trigger"]],
+                )
                 return env.cr.fetchone()[0]
 
         sink = StagingSink()
-        own_failure = Signal(source="log", logger=CRON_LOGGER, dbname=self.dbname, message=(
-            f"Job 'Self-Healing: group signals into incidents' ({cron_id}) server action #{action_id} failed"))
+        own_failure = Signal(
+            source="log",
+            logger=CRON_LOGGER,
+            dbname=self.dbname,
+            message=(f"Job 'Self-Healing: group signals into incidents' ({cron_id}) server action #{action_id} failed"),
+        )
         sink(self.dbname, [own_failure.to_dict()])
         self.assertEqual((sink.stats()["staged"], triggers()), (1, 0))
         sink(self.dbname, [Signal(source="log", message="capture probe for the trigger", dbname=self.dbname).to_dict()])

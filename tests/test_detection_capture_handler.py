@@ -116,7 +116,7 @@ def test_traceback_already_formatted_by_another_handler_is_reused(make_logger):
     handler = capture.BufferedCaptureHandler(sink, flush_interval=0.05)
     logger = make_logger(handler)
     record = logger.makeRecord(logger.name, logging.ERROR, __file__, 1, "boom", (), None)
-    record.exc_text = "Traceback (most recent call last):\n  File \"x.py\", line 1, in f\nValueError: as formatted before"
+    record.exc_text = 'Traceback (most recent call last):\n  File "x.py", line 1, in f\nValueError: as formatted before'
     record.message = "boom"
     logger.handle(record)
     assert handler.flush(timeout=5)
@@ -137,7 +137,7 @@ def test_handler_never_raises_when_sink_or_formatting_fails(make_logger, monkeyp
 
     handler = capture.BufferedCaptureHandler(broken_sink, flush_interval=0.05)
     logger = make_logger(handler)
-    logger.error("wrong arguments %d %d", "not-a-number")  # message formatting fails
+    logger.error("wrong arguments %d %d", "not-a-number")  # message formatting fails  # noqa: PLE1206 - the formatting failure is the point
     try:
         raise Unprintable()
     except Unprintable:
@@ -155,7 +155,7 @@ def test_formatting_failures_still_deliver_a_message(make_logger, monkeypatch):
     sink = RecordingSink()
     handler = capture.BufferedCaptureHandler(sink, flush_interval=0.05)
     logger = make_logger(handler)
-    logger.error("wrong arguments %d %d", "not-a-number")
+    logger.error("wrong arguments %d %d", "not-a-number")  # noqa: PLE1206 - as above
     assert handler.flush(timeout=5)
     [signal] = sink.signals()
     assert "wrong arguments %d %d" in signal["message"] and "not-a-number" in signal["message"]
@@ -372,8 +372,15 @@ def test_forked_worker_gets_an_empty_queue_and_its_own_flusher(make_logger):
 def test_signal_round_trips_through_a_dict():
     moment = datetime(2024, 5, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
     signal = Signal(
-        source="cron", level="ERROR", logger="odoo.addons.base.models.ir_cron", message="Job failed",
-        traceback="Traceback ...", dbname="prod", uid=1, request_path=None, occurred_at=moment,
+        source="cron",
+        level="ERROR",
+        logger="odoo.addons.base.models.ir_cron",
+        message="Job failed",
+        traceback="Traceback ...",
+        dbname="prod",
+        uid=1,
+        request_path=None,
+        occurred_at=moment,
         extra={"cron_id": 12, "failure_count": 3},
     )
     data = signal.to_dict()

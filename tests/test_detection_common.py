@@ -63,8 +63,11 @@ def wait_for(check, timeout=10.0, interval=0.05):
 def staged_rows(dbname, where, params=()):
     """Committed staging rows matching an SQL condition, read on a connection of their own."""
     with committed_env(dbname) as env:
-        env.cr.execute(f"SELECT id, source, level, logger, message, traceback, uid, request_path, extra "
-                       f"FROM self_healing_signal WHERE {where} ORDER BY id", list(params))
+        env.cr.execute(
+            f"SELECT id, source, level, logger, message, traceback, uid, request_path, extra "
+            f"FROM self_healing_signal WHERE {where} ORDER BY id",
+            list(params),
+        )
         return env.cr.dictfetchall()
 
 
@@ -82,8 +85,13 @@ class CommittedState:
         with committed_env(dbname) as env:
             cr = env.cr
             self.max_ids = {}
-            for table in ("self_healing_incident", "self_healing_signal", "ir_cron_trigger",
-                          "self_healing_capture_stat", "ir_logging"):
+            for table in (
+                "self_healing_incident",
+                "self_healing_signal",
+                "ir_cron_trigger",
+                "self_healing_capture_stat",
+                "ir_logging",
+            ):
                 cr.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
                 self.max_ids[table] = cr.fetchone()[0]
             cr.execute("SELECT key, value FROM ir_config_parameter WHERE key IN %s", [PARAM_KEYS])

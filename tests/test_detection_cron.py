@@ -21,18 +21,26 @@ class TestDetectionCron(unittest.TestCase):
 
     def make_cron(self, name, code):
         with committed_env(self.dbname) as env:
-            cron = env["ir.cron"].create({
-                "name": name, "model_id": env.ref("base.model_res_partner").id, "state": "code", "code": code,
-                "interval_number": 1, "interval_type": "days",
-                "nextcall": fields.Datetime.now() - timedelta(minutes=1),
-            })
+            cron = env["ir.cron"].create(
+                {
+                    "name": name,
+                    "model_id": env.ref("base.model_res_partner").id,
+                    "state": "code",
+                    "code": code,
+                    "interval_number": 1,
+                    "interval_type": "days",
+                    "nextcall": fields.Datetime.now() - timedelta(minutes=1),
+                }
+            )
         self.state.crons.append(cron.id)
         return cron.id
 
     def make_due(self, cron_id):
         with committed_env(self.dbname) as env:
-            env.cr.execute("UPDATE ir_cron SET nextcall = (now() at time zone 'UTC') - interval '1 minute' "
-                           "WHERE id = %s", [cron_id])
+            env.cr.execute(
+                "UPDATE ir_cron SET nextcall = (now() at time zone 'UTC') - interval '1 minute' WHERE id = %s",
+                [cron_id],
+            )
 
     def run_job(self, cron_id):
         """Acquire and run one job as a cron worker does in ir.cron._process_jobs."""
@@ -62,14 +70,21 @@ class TestDetectionCron(unittest.TestCase):
     def incidents(self, domain):
         with committed_env(self.dbname) as env:
             incidents = env["self_healing.incident"].search(
-                [("id", ">", self.state.max_ids["self_healing_incident"]), *domain])
-            return [{
-                "id": incident.id, "name": incident.name, "source": incident.source,
-                "exception_type": incident.exception_type, "count": incident.occurrence_count,
-                "severity": incident.severity,
-                "extras": incident.occurrence_ids.sorted("id").mapped("extra"),
-                "messages": incident.occurrence_ids.sorted("id").mapped("message"),
-            } for incident in incidents]
+                [("id", ">", self.state.max_ids["self_healing_incident"]), *domain]
+            )
+            return [
+                {
+                    "id": incident.id,
+                    "name": incident.name,
+                    "source": incident.source,
+                    "exception_type": incident.exception_type,
+                    "count": incident.occurrence_count,
+                    "severity": incident.severity,
+                    "extras": incident.occurrence_ids.sorted("id").mapped("extra"),
+                    "messages": incident.occurrence_ids.sorted("id").mapped("message"),
+                }
+                for incident in incidents
+            ]
 
     def test_failing_cron_is_seen_in_the_log_and_by_the_scan(self):
         cron_id = self.make_cron("Detection failing job", "x = 1 / 0")
@@ -97,22 +112,29 @@ class TestDetectionCron(unittest.TestCase):
         self.assertEqual((failing["source"], failing["count"]), ("cron", 2))
         self.assertEqual([extra["failure_count"] for extra in failing["extras"]], [2, 3])
         self.assertEqual(failing["extras"][0]["cause_incident_id"], failure["id"])
-        self.assertEqual(failing["messages"][1][:len(f"Job 'Detection failing job' ({cron_id}) failed 3 times")],
-                         f"Job 'Detection failing job' ({cron_id}) failed 3 times")
+        self.assertEqual(
+            failing["messages"][1][: len(f"Job 'Detection failing job' ({cron_id}) failed 3 times")],
+            f"Job 'Detection failing job' ({cron_id}) failed 3 times",
+        )
 
     def test_cron_deactivated_by_odoo_becomes_an_incident(self):
         cron_id = self.make_cron("Detection doomed job", "x = 1 / 0")
         with committed_env(self.dbname) as env:
-            env.cr.execute("UPDATE ir_cron SET failure_count = 4, first_failure_date = %s WHERE id = %s",
-                           [fields.Datetime.now() - timedelta(days=8), cron_id])
+            env.cr.execute(
+                "UPDATE ir_cron SET failure_count = 4, first_failure_date = %s WHERE id = %s",
+                [fields.Datetime.now() - timedelta(days=8), cron_id],
+            )
         self.run_job(cron_id)
         self.assertEqual(self.cron_values(cron_id), {"failure_count": 0, "active": False}, "deactivated by Odoo")
         self.process_signals()
-        [deactivated] = self.incidents([("name", "=", "Scheduled action deactivated after repeated failures: "
-                                                     "Detection doomed job")])
+        [deactivated] = self.incidents(
+            [("name", "=", "Scheduled action deactivated after repeated failures: Detection doomed job")]
+        )
         self.assertEqual((deactivated["source"], deactivated["severity"], deactivated["count"]), ("cron", "high", 1))
-        self.assertIn(f"Cron job 'Detection doomed job' ({cron_id}) has been deactivated after failing 5 times",
-                      deactivated["messages"][0])
+        self.assertIn(
+            f"Cron job 'Detection doomed job' ({cron_id}) has been deactivated after failing 5 times",
+            deactivated["messages"][0],
+        )
         self.assertEqual(deactivated["extras"][0]["cron_id"], cron_id)
 
     def test_slow_cron_becomes_a_performance_incident(self):

@@ -33,8 +33,14 @@ class TestDetectionGrouping(SelfHealingCase):
         cls.partners = cls.env["res.partner"].create([{"name": f"Grouping partner {i}"} for i in range(4)])
 
     def signal(self, traceback_text, **values):
-        data = {"source": "log", "logger": "odoo.http", "message": "Exception during request handling.",
-                "traceback": traceback_text, "dbname": self.env.cr.dbname, "uid": self.env.uid}
+        data = {
+            "source": "log",
+            "logger": "odoo.http",
+            "message": "Exception during request handling.",
+            "traceback": traceback_text,
+            "dbname": self.env.cr.dbname,
+            "uid": self.env.uid,
+        }
         data.update(values)
         return Signal(**data).to_dict()
 
@@ -81,8 +87,9 @@ class TestDetectionGrouping(SelfHealingCase):
         context = {"request_path": "/web/dataset/call_kw/res.partner/web_search_read", "extra": {"pid": 7}}
         now = fields.Datetime.now()
         # What odoo.sql_db logs first, then what the request logs a few milliseconds later.
-        line = self.signal("", logger="odoo.sql_db", message=f"bad query: {query}\nERROR: {error['text']}",
-                           occurred_at=now, **context)
+        line = self.signal(
+            "", logger="odoo.sql_db", message=f"bad query: {query}\nERROR: {error['text']}", occurred_at=now, **context
+        )
         result = self.ingest(line, self.signal(text, occurred_at=now + timedelta(milliseconds=5), **context))
         self.assertEqual((result.created, result.occurrences), (1, 1))
         self.assertEqual(result.skipped, {"sql_line_of_traceback": 1})
@@ -100,10 +107,13 @@ class TestDetectionGrouping(SelfHealingCase):
             self.signal(traceback_of(lambda: self.partners[:1].read(["x_grouping_missing_b"]))),
         )
         self.assertEqual(result.created, 2)
-        self.assertEqual(sorted(result.incidents.mapped("message_template")), [
-            "Invalid field 'x_grouping_missing_a' on model 'res.partner'",
-            "Invalid field 'x_grouping_missing_b' on model 'res.partner'",
-        ])
+        self.assertEqual(
+            sorted(result.incidents.mapped("message_template")),
+            [
+                "Invalid field 'x_grouping_missing_a' on model 'res.partner'",
+                "Invalid field 'x_grouping_missing_b' on model 'res.partner'",
+            ],
+        )
 
     def test_business_errors_are_not_incidents_unless_configured(self):
         def make_recursive():
@@ -128,26 +138,52 @@ class TestDetectionGrouping(SelfHealingCase):
         self.assertEqual(self.ingest(warning).created, 1)
 
     def test_cron_log_lines_are_told_apart(self):
-        failed = self.signal(traceback_of(lambda: 1 / 0), logger="odoo.addons.base.models.ir_cron",
-                             message="Job 'Nightly sync' (77) server action #91 failed")
-        slow = self.signal("", logger="odoo.addons.base.models.ir_cron", level="WARNING",
-                           message="Job 'Nightly sync' (77) done in 700.250s")
-        quick = self.signal("", logger="odoo.addons.base.models.ir_cron", level="WARNING",
-                            message="Job 'Nightly sync' (77) done in 2.000s")
-        deactivated = self.signal("", logger="odoo.addons.base.models.ir_cron", level="WARNING", message=(
-            "Cron job 'Nightly sync' (77) has been deactivated after failing 5 times. "
-            "More information can be found in the server logs around 2024-05-01 10:00:00."))
-        mail_log = self.signal(traceback_of(lambda: 1 / 0), logger="odoo.addons.mail.models.mail_mail",
-                               message="failed sending mail (id: 4) due to boom")
+        failed = self.signal(
+            traceback_of(lambda: 1 / 0),
+            logger="odoo.addons.base.models.ir_cron",
+            message="Job 'Nightly sync' (77) server action #91 failed",
+        )
+        slow = self.signal(
+            "",
+            logger="odoo.addons.base.models.ir_cron",
+            level="WARNING",
+            message="Job 'Nightly sync' (77) done in 700.250s",
+        )
+        quick = self.signal(
+            "",
+            logger="odoo.addons.base.models.ir_cron",
+            level="WARNING",
+            message="Job 'Nightly sync' (77) done in 2.000s",
+        )
+        deactivated = self.signal(
+            "",
+            logger="odoo.addons.base.models.ir_cron",
+            level="WARNING",
+            message=(
+                "Cron job 'Nightly sync' (77) has been deactivated after failing 5 times. "
+                "More information can be found in the server logs around 2024-05-01 10:00:00."
+            ),
+        )
+        mail_log = self.signal(
+            traceback_of(lambda: 1 / 0),
+            logger="odoo.addons.mail.models.mail_mail",
+            message="failed sending mail (id: 4) due to boom",
+        )
         self.set_params(capture_level="WARNING")
         result = self.ingest(failed, slow, quick, deactivated, mail_log)
         self.assertEqual(result.skipped, {"not_slow": 1, "reported_elsewhere": 2})
         by_source = {incident.source: incident for incident in result.incidents}
         self.assertEqual(set(by_source), {"cron", "performance"})
         self.assertEqual(by_source["cron"].exception_type, "ZeroDivisionError")
-        self.assertEqual(by_source["cron"].occurrence_ids.extra,
-                         {**by_source["cron"].occurrence_ids.extra, "cron_id": 77, "cron_name": "Nightly sync",
-                          "server_action_id": 91})
+        self.assertEqual(
+            by_source["cron"].occurrence_ids.extra,
+            {
+                **by_source["cron"].occurrence_ids.extra,
+                "cron_id": 77,
+                "cron_name": "Nightly sync",
+                "server_action_id": 91,
+            },
+        )
         self.assertEqual(by_source["performance"].name, "Slow scheduled action: Nightly sync")
         self.assertEqual(by_source["performance"].occurrence_ids.extra["duration"], 700.25)
 
@@ -164,14 +200,16 @@ class TestDetectionGrouping(SelfHealingCase):
         incident._set_state("healed")
 
         # Logged before the healing, delivered after it: history, not a regression.
-        late = self.signal(traceback_of(lambda: self.partners[:2].ensure_one()),
-                           occurred_at=incident.healed_at - timedelta(seconds=2))
+        late = self.signal(
+            traceback_of(lambda: self.partners[:2].ensure_one()), occurred_at=incident.healed_at - timedelta(seconds=2)
+        )
         result = self.ingest(late)
         self.assertEqual((result.created, result.reopened, result.incidents), (0, 0, incident))
         self.assertEqual((incident.state, incident.occurrence_count), ("healed", 2))
 
-        again = self.signal(traceback_of(lambda: self.partners[:2].ensure_one()),
-                            occurred_at=incident.healed_at + timedelta(seconds=5))
+        again = self.signal(
+            traceback_of(lambda: self.partners[:2].ensure_one()), occurred_at=incident.healed_at + timedelta(seconds=5)
+        )
         result = self.ingest(again)
         self.assertEqual((result.created, result.reopened, result.incidents), (0, 1, incident))
         self.assertEqual(incident.state, "new")
@@ -205,8 +243,10 @@ class TestDetectionGrouping(SelfHealingCase):
         while remaining:
             deleted, remaining = Occurrence._enforce_retention(batch_size=2)
         busy.invalidate_recordset()
-        self.assertEqual(sorted(busy.occurrence_ids.mapped("occurred_at"), reverse=True),
-                         [now, now - timedelta(minutes=1), now - timedelta(minutes=2)])
+        self.assertEqual(
+            sorted(busy.occurrence_ids.mapped("occurred_at"), reverse=True),
+            [now, now - timedelta(minutes=1), now - timedelta(minutes=2)],
+        )
         self.assertEqual(stale.occurrence_ids.mapped("occurred_at"), [now - timedelta(days=40)])
         self.assertEqual(mixed.occurrence_ids.mapped("occurred_at"), [now])
         self.assertEqual(busy.occurrence_count, 1, "the count is history, not the rows kept")
@@ -218,48 +258,106 @@ class TestDetectionGrouping(SelfHealingCase):
         self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM ir_logging")
         self.env["ir.config_parameter"].set_param(WATERMARK_PARAM, str(self.env.cr.fetchone()[0]))
         common = {"func": "f", "line": "1", "dbname": self.env.cr.dbname}
-        Logging.create([
-            {**common, "name": "web.client", "type": "client", "level": "ERROR", "path": "/web/assets/app.js",
-             "message": "TypeError: Cannot read properties of undefined (reading 'x_client_field')"},
-            {**common, "name": "odoo.addons.base.models.ir_actions", "type": "server", "level": "error",
-             "path": "action", "message": "Supplier sync failed: no connection to host 10.0.0.7"},
-            # Written by --log-db's handler from a log record this process's live capture also took.
-            {**common, "name": "odoo.http", "type": "server", "level": "ERROR", "path": "/odoo/http.py",
-             "message": "Exception during request handling.\nTraceback (most recent call last):\nValueError: x"},
-            {**common, "name": "web.client", "type": "client", "level": "ERROR", "path": "/web", "dbname": "another_db",
-             "message": "Error in another database"},
-            {**common, "name": "web.client", "type": "client", "level": "WARNING", "path": "/web",
-             "message": "Just a warning"},
-        ])
+        Logging.create(
+            [
+                {
+                    **common,
+                    "name": "web.client",
+                    "type": "client",
+                    "level": "ERROR",
+                    "path": "/web/assets/app.js",
+                    "message": "TypeError: Cannot read properties of undefined (reading 'x_client_field')",
+                },
+                {
+                    **common,
+                    "name": "odoo.addons.base.models.ir_actions",
+                    "type": "server",
+                    "level": "error",
+                    "path": "action",
+                    "message": "Supplier sync failed: no connection to host 10.0.0.7",
+                },
+                # Written by --log-db's handler from a log record this process's live capture also took.
+                {
+                    **common,
+                    "name": "odoo.http",
+                    "type": "server",
+                    "level": "ERROR",
+                    "path": "/odoo/http.py",
+                    "message": "Exception during request handling.\nTraceback (most recent call last):\nValueError: x",
+                },
+                {
+                    **common,
+                    "name": "web.client",
+                    "type": "client",
+                    "level": "ERROR",
+                    "path": "/web",
+                    "dbname": "another_db",
+                    "message": "Error in another database",
+                },
+                {
+                    **common,
+                    "name": "web.client",
+                    "type": "client",
+                    "level": "WARNING",
+                    "path": "/web",
+                    "message": "Just a warning",
+                },
+            ]
+        )
         self.assertEqual(Logging._self_healing_scan(), 2)
         self.assertEqual(Logging._self_healing_scan(), 0, "the watermark moved past the rows")
         self.env["self_healing.signal"]._process_staged()
         incidents = self.Incident.search([("source", "=", "ir_logging")])
-        self.assertEqual(sorted((i.exception_type or "", i.message_template) for i in incidents), [
-            ("", "Supplier sync failed: no connection to host <n>"),
-            ("TypeError", "Cannot read properties of undefined (reading 'x_client_field')"),
-        ])
+        self.assertEqual(
+            sorted((i.exception_type or "", i.message_template) for i in incidents),
+            [
+                ("", "Supplier sync failed: no connection to host <n>"),
+                ("TypeError", "Cannot read properties of undefined (reading 'x_client_field')"),
+            ],
+        )
         extra = incidents.occurrence_ids.mapped("extra")
         self.assertEqual({row["type"] for row in extra}, {"client", "server"})
 
     def test_first_ir_logging_scan_looks_back_one_day(self):
         self.env["ir.config_parameter"].search([("key", "=", WATERMARK_PARAM)]).unlink()
-        self.env["ir.logging"].create({"name": "web.client", "type": "client", "level": "ERROR", "path": "/web",
-                                       "func": "f", "line": "1", "message": "Recent client error",
-                                       "dbname": self.env.cr.dbname})
+        self.env["ir.logging"].create(
+            {
+                "name": "web.client",
+                "type": "client",
+                "level": "ERROR",
+                "path": "/web",
+                "func": "f",
+                "line": "1",
+                "message": "Recent client error",
+                "dbname": self.env.cr.dbname,
+            }
+        )
         self.assertGreaterEqual(self.env["ir.logging"]._self_healing_scan(), 1)
 
     def test_mail_delivery_failure_against_a_closed_port(self):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             closed_port = probe.getsockname()[1]
-        server = self.env["ir.mail_server"].create({
-            "name": "Closed port", "smtp_host": "127.0.0.1", "smtp_port": closed_port, "smtp_encryption": "none",
-        })
-        mails = self.env["mail.mail"].create([{
-            "subject": f"Detection {i}", "email_from": "sender@example.com", "email_to": "to@example.com",
-            "body_html": "<p>Hello</p>", "mail_server_id": server.id,
-        } for i in range(2)])
+        server = self.env["ir.mail_server"].create(
+            {
+                "name": "Closed port",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": closed_port,
+                "smtp_encryption": "none",
+            }
+        )
+        mails = self.env["mail.mail"].create(
+            [
+                {
+                    "subject": f"Detection {i}",
+                    "email_from": "sender@example.com",
+                    "email_to": "to@example.com",
+                    "body_html": "<p>Hello</p>",
+                    "mail_server_id": server.id,
+                }
+                for i in range(2)
+            ]
+        )
         mails.send()
         self.assertEqual(set(mails.mapped("state")), {"exception"})
         self.assertIn("Connection refused", mails[0].failure_reason)
@@ -269,16 +367,26 @@ class TestDetectionGrouping(SelfHealingCase):
         self.assertEqual(incident.occurrence_count, 2)
         self.assertEqual(incident.message_template, "Mail delivery failed (mail_smtp): <n> Connection refused")
         self.assertEqual(set(incident.occurrence_ids.mapped(lambda o: o.extra["mail_id"])), set(mails.ids))
-        self.assertTrue(self.env["ir.cron.trigger"].search(
-            [("cron_id", "=", self.env.ref("self_healing.ir_cron_process_signals").id)]))
+        self.assertTrue(
+            self.env["ir.cron.trigger"].search(
+                [("cron_id", "=", self.env.ref("self_healing.ir_cron_process_signals").id)]
+            )
+        )
 
     def test_user_report_by_any_internal_user(self):
         reporter = new_test_user(self.env, login="detection_reporter", groups="base.group_user")
-        wizard = self.env["self_healing.report.problem"].with_user(reporter).create({
-            "description": "The quotation page shows an error when I save\nIt happened twice.",
-            "page_url": "http://localhost:8069/odoo/sales/12",
-            "screenshot": PIXEL_PNG, "screenshot_name": "quotation.png",
-        })
+        wizard = (
+            self.env["self_healing.report.problem"]
+            .with_user(reporter)
+            .create(
+                {
+                    "description": "The quotation page shows an error when I save\nIt happened twice.",
+                    "page_url": "http://localhost:8069/odoo/sales/12",
+                    "screenshot": PIXEL_PNG,
+                    "screenshot_name": "quotation.png",
+                }
+            )
+        )
         action = wizard.action_submit()
         self.assertEqual(action["params"]["type"], "success")
         incident = self.Incident.search([("source", "=", "user_report")])
@@ -286,7 +394,9 @@ class TestDetectionGrouping(SelfHealingCase):
         self.assertEqual(incident.name, "Reported by a user: The quotation page shows an error when I save")
         occurrence = incident.occurrence_ids
         self.assertEqual((occurrence.user_id, occurrence.request_path), (reporter, "/odoo/sales/12"))
-        attachment = self.env["ir.attachment"].search([("res_model", "=", incident._name), ("res_id", "=", incident.id)])
+        attachment = self.env["ir.attachment"].search(
+            [("res_model", "=", incident._name), ("res_id", "=", incident.id)]
+        )
         self.assertEqual(attachment.name, "quotation.png")
         self.assertEqual(incident.message_ids[0].author_id, reporter.partner_id)
         with self.assertRaises(AccessError):

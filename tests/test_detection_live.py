@@ -19,16 +19,25 @@ class TestDetectionLive(HttpCase):
         self.partners = self.env["res.partner"].create([{"name": f"Detection partner {i}"} for i in range(4)])
 
     def call_kw(self, model, method, args, kwargs=None):
-        payload = {"jsonrpc": "2.0", "method": "call", "id": 1,
-                   "params": {"model": model, "method": method, "args": args, "kwargs": kwargs or {}}}
-        response = self.url_open(f"/web/dataset/call_kw/{model}/{method}", data=json.dumps(payload),
-                                 headers={"Content-Type": "application/json"})
+        payload = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": 1,
+            "params": {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
+        }
+        response = self.url_open(
+            f"/web/dataset/call_kw/{model}/{method}",
+            data=json.dumps(payload),
+            headers={"Content-Type": "application/json"},
+        )
         self.assertEqual(response.status_code, 200)
         return response.json()
 
     def staged_after(self, condition, params=(), count=1):
         where = f"id > %s AND {condition}"
-        rows = wait_for(lambda: len(staged_rows(self.dbname, where, (self.state.max_ids["self_healing_signal"], *params))) >= count)
+        rows = wait_for(
+            lambda: len(staged_rows(self.dbname, where, (self.state.max_ids["self_healing_signal"], *params))) >= count
+        )
         self.assertTrue(rows, f"nothing matching {condition!r} was staged")
         return staged_rows(self.dbname, where, (self.state.max_ids["self_healing_signal"], *params))
 
@@ -41,13 +50,19 @@ class TestDetectionLive(HttpCase):
         for ids in (first, second):
             answer = self.call_kw("res.partner", "open_commercial_entity", [ids])
             self.assertIn("Expected singleton", answer["error"]["data"]["message"])
-        rows = self.staged_after("message = 'Exception during request handling.' AND traceback LIKE %s",
-                                 ["%Expected singleton: res.partner%"], count=2)
+        rows = self.staged_after(
+            "message = 'Exception during request handling.' AND traceback LIKE %s",
+            ["%Expected singleton: res.partner%"],
+            count=2,
+        )
         self.assertEqual(len(rows), 2)
         self.assertTrue(all(row["source"] == "log" and row["logger"] == "odoo.http" for row in rows))
-        self.assertEqual({row["request_path"] for row in rows}, {"/web/dataset/call_kw/res.partner/open_commercial_entity"})
-        expected = {grouping_key(fingerprints.fingerprint(row, addons_roots=addons_roots()).fingerprint, None)
-                    for row in rows}
+        self.assertEqual(
+            {row["request_path"] for row in rows}, {"/web/dataset/call_kw/res.partner/open_commercial_entity"}
+        )
+        expected = {
+            grouping_key(fingerprints.fingerprint(row, addons_roots=addons_roots()).fingerprint, None) for row in rows
+        }
         self.assertEqual(len(expected), 1, "the two tracebacks must share one fingerprint")
 
         self.process()
@@ -69,28 +84,38 @@ class TestDetectionLive(HttpCase):
         self.staged_after("traceback LIKE %s", ["%Invalid field 'x_detect_missing_%"], count=2)
         self.process()
         with committed_env(self.dbname) as env:
-            incidents = env["self_healing.incident"].search([
-                ("id", ">", self.state.max_ids["self_healing_incident"]),
-                ("message_template", "like", "Invalid field 'x_detect_missing_"),
-            ])
-            self.assertEqual(sorted(incidents.mapped("message_template")), [
-                "Invalid field 'x_detect_missing_a' on model 'res.partner'",
-                "Invalid field 'x_detect_missing_b' on model 'res.partner'",
-            ])
+            incidents = env["self_healing.incident"].search(
+                [
+                    ("id", ">", self.state.max_ids["self_healing_incident"]),
+                    ("message_template", "like", "Invalid field 'x_detect_missing_"),
+                ]
+            )
+            self.assertEqual(
+                sorted(incidents.mapped("message_template")),
+                [
+                    "Invalid field 'x_detect_missing_a' on model 'res.partner'",
+                    "Invalid field 'x_detect_missing_b' on model 'res.partner'",
+                ],
+            )
             self.assertEqual(incidents.mapped("occurrence_count"), [1, 1])
 
     def test_slow_request_becomes_a_performance_incident(self):
         self.state.set_params({"self_healing.slow_request_queries": "1", "self_healing.slow_request_seconds": "0"})
         for _round in range(2):
             self.call_kw("res.partner", "search_read", [[("id", "in", self.partners.ids)], ["name"]])
-        rows = self.staged_after("logger = 'werkzeug' AND message LIKE %s",
-                                 ['%"POST /web/dataset/call_kw/res.partner/search_read HTTP/1.1" 200%'], count=2)
+        rows = self.staged_after(
+            "logger = 'werkzeug' AND message LIKE %s",
+            ['%"POST /web/dataset/call_kw/res.partner/search_read HTTP/1.1" 200%'],
+            count=2,
+        )
         self.assertTrue(all(row["level"] == "WARNING" for row in rows))
         self.process()
         with committed_env(self.dbname) as env:
-            incident = env["self_healing.incident"].search([
-                ("name", "=", "Slow request: POST /web/dataset/call_kw/res.partner/search_read"),
-            ])
+            incident = env["self_healing.incident"].search(
+                [
+                    ("name", "=", "Slow request: POST /web/dataset/call_kw/res.partner/search_read"),
+                ]
+            )
             self.assertEqual(len(incident), 1)
             self.assertEqual(incident.source, "performance")
             self.assertEqual(incident.severity, "low")
@@ -103,8 +128,12 @@ class TestDetectionLive(HttpCase):
     def test_fast_request_is_not_a_performance_signal(self):
         self.call_kw("res.partner", "search_read", [[("id", "in", self.partners.ids)], ["name"]])
         # The default limits (5 s, 1000 queries) are far above this request.
-        rows = wait_for(lambda: staged_rows(self.dbname, "id > %s AND logger = 'werkzeug'",
-                                            [self.state.max_ids["self_healing_signal"]]), timeout=1.0)
+        rows = wait_for(
+            lambda: staged_rows(
+                self.dbname, "id > %s AND logger = 'werkzeug'", [self.state.max_ids["self_healing_signal"]]
+            ),
+            timeout=1.0,
+        )
         self.assertFalse(rows)
 
 

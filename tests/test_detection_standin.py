@@ -14,22 +14,24 @@ import time
 from odoo.tests import BaseCase, TransactionCase, tagged
 
 from odoo.addons.self_healing_chaos import faults
+
 from ..detection import installer, sources, standin
-from ..detection.filters import DatabaseLevelFilter
 from ..detection import settings as detection_settings
+from ..detection.filters import DatabaseLevelFilter
 from ..detection.sink import StagingSink
 from ..detection.sources import CRON_LOGGER, SCHEDULER_BLOCKED_FORMAT
 from ..engine.detect.signal import Signal
 from .test_detection_common import committed_env, flush_capture, use_live_capture
 
 
-
 def stick_a_module(env):
     """An uninstalled module left 'to install' two hours ago, as an interrupted install leaves it."""
-    module = env["ir.module.module"].search([("state", "=", "uninstalled"), ("name", "=like", "base\\_%")],
-                                            order="name", limit=1)
+    module = env["ir.module.module"].search(
+        [("state", "=", "uninstalled"), ("name", "=like", "base\\_%")], order="name", limit=1
+    )
     faults.stick_module(env, module.name, "to install", minutes_ago=120)
     return {"module": module.name, "cron_id": env.ref("self_healing.ir_cron_occurrence_retention").id}
+
 
 class FakeClock:
     def __init__(self):
@@ -103,8 +105,15 @@ class TestAlwaysCapturedWarnings(BaseCase):
         refinement = sources.refine("log", CRON_LOGGER, message)
         self.assertEqual((refinement.source, refinement.facts), ("cron", {"scheduler_blocked": True}))
         self.assertTrue(sources.blocks_scheduler({"source": "log", "logger": CRON_LOGGER, "message": message}))
-        self.assertFalse(sources.blocks_scheduler({"source": "log", "logger": CRON_LOGGER,
-                                                   "message": "Skipping database prod as its base version is not 18.0."}))
+        self.assertFalse(
+            sources.blocks_scheduler(
+                {
+                    "source": "log",
+                    "logger": CRON_LOGGER,
+                    "message": "Skipping database prod as its base version is not 18.0.",
+                }
+            )
+        )
         self.assertEqual(sources.refine("log", CRON_LOGGER, "Skipping database prod").source, "log")
 
 
@@ -184,7 +193,8 @@ class TestStandinRuns(TransactionCase):
     def _unstick(self):
         with committed_env(self.dbname) as env:
             env["ir.module.module"].search([("name", "=", self.facts["module"]), ("state", "=", "to install")]).write(
-                {"state": "uninstalled"})
+                {"state": "uninstalled"}
+            )
 
     def run_scheduler(self):
         """One pass of Odoo's scheduler over the test database, with a job due (a committed trigger)."""
@@ -211,11 +221,19 @@ class TestStandinRuns(TransactionCase):
         self.run_scheduler()
         self.assertTrue(self.stand_in.wait_idle(self.dbname, 120))
         self.assertEqual((self.stand_in.runs.get(self.dbname), self.stand_in.errors), (1, 0))
-        self.assertFalse(self.committed("SELECT id FROM self_healing_signal WHERE id > %s",
-                                        [self.state.max_ids["self_healing_signal"]]), "the processing job ran")
-        self.assertFalse(self.committed("SELECT id FROM ir_cron_trigger WHERE cron_id = %s AND id > %s",
-                                        [self.processing_cron, self.state.max_ids["ir_cron_trigger"]]),
-                         "no trigger for a cron the scheduler skips")
+        self.assertFalse(
+            self.committed(
+                "SELECT id FROM self_healing_signal WHERE id > %s", [self.state.max_ids["self_healing_signal"]]
+            ),
+            "the processing job ran",
+        )
+        self.assertFalse(
+            self.committed(
+                "SELECT id FROM ir_cron_trigger WHERE cron_id = %s AND id > %s",
+                [self.processing_cron, self.state.max_ids["ir_cron_trigger"]],
+            ),
+            "no trigger for a cron the scheduler skips",
+        )
         with committed_env(self.dbname) as env:
             occurrence = env["self_healing.occurrence"].search([("message", "=", message)], order="id desc", limit=1)
             self.assertEqual((occurrence.level, occurrence.signal_source), ("WARNING", "cron"))
@@ -240,8 +258,22 @@ class TestStandinRuns(TransactionCase):
         sink = StagingSink(standin=self.stand_in)
         with committed_env(self.dbname) as env:
             self.assertFalse(standin.pending_modules(env.cr))
-        sink(self.dbname, [Signal(source="log", level="WARNING", logger=CRON_LOGGER,
-                                  message=SCHEDULER_BLOCKED_FORMAT % self.dbname, dbname=self.dbname).to_dict()])
+        sink(
+            self.dbname,
+            [
+                Signal(
+                    source="log",
+                    level="WARNING",
+                    logger=CRON_LOGGER,
+                    message=SCHEDULER_BLOCKED_FORMAT % self.dbname,
+                    dbname=self.dbname,
+                ).to_dict()
+            ],
+        )
         self.assertEqual((sink.stats()["staged"], sink.stats()["standin_requests"]), (1, 0))
-        self.assertTrue(self.committed("SELECT id FROM ir_cron_trigger WHERE cron_id = %s AND id > %s",
-                                       [self.processing_cron, self.state.max_ids["ir_cron_trigger"]]))
+        self.assertTrue(
+            self.committed(
+                "SELECT id FROM ir_cron_trigger WHERE cron_id = %s AND id > %s",
+                [self.processing_cron, self.state.max_ids["ir_cron_trigger"]],
+            )
+        )

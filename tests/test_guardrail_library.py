@@ -50,10 +50,14 @@ class TestGuardrailLibrary(SelfHealingCase):
             self.env.flush_all()
 
     def test_classifier_follows_the_records(self):
-        text = ('psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint '
-                '"res_partner_pkey"\nDETAIL:  Key (id)=(7) already exists.')
+        text = (
+            "psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint "
+            '"res_partner_pkey"\nDETAIL:  Key (id)=(7) already exists.'
+        )
         answer = self.Guardrail._classifier().classify(text)
-        self.assertEqual((answer.error_class, answer.guardrail, answer.params.get("table")),
-                         ("SEQ_PKEY_DRIFT", "GR-SEQ-001", "res_partner"))
+        self.assertEqual(
+            (answer.error_class, answer.guardrail, answer.params.get("table")),
+            ("SEQ_PKEY_DRIFT", "GR-SEQ-001", "res_partner"),
+        )
         self.Guardrail.search([("error_class", "=", "SEQ_PKEY_DRIFT")]).action_retire()
         self.assertNotEqual(self.Guardrail._classifier().classify(text).guardrail, "GR-SEQ-001")

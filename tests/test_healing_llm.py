@@ -32,8 +32,14 @@ class TestHealingWithLLM(PipelineCase):
         super().setUp()
         self.server = load_fake_server()().start()
         self.addCleanup(self.server.stop)
-        set_params(self.env, autopilot="auto", llm_provider="anthropic", llm_api_key="test-key",
-                   llm_model="claude-test", llm_base_url=self.server.anthropic_base_url)
+        set_params(
+            self.env,
+            autopilot="auto",
+            llm_provider="anthropic",
+            llm_api_key="test-key",
+            llm_model="claude-test",
+            llm_base_url=self.server.anthropic_base_url,
+        )
 
     def ingest_unknown(self):
         return self.ingest(UNKNOWN_TRACEBACK, logger="odoo.addons.stock_sync")
@@ -42,11 +48,18 @@ class TestHealingWithLLM(PipelineCase):
         self.env["res.partner.category"].create([{"name": f"c{n}"} for n in range(3)])
         faults.drift_id_sequence(self.env, "res_partner_category")
         self.addCleanup(faults.heal_id_sequence, self.env, "res_partner_category")
-        self.server.script(json.dumps({
-            "error_class": "SEQ_PKEY_DRIFT", "root_cause": "sequence behind max(id) after a restore",
-            "autopatch": "sequence_resync", "params": {"table": "res_partner_category"},
-            "confidence": 0.99, "explanation": "the message says new rows are refused since a restore",
-        }))
+        self.server.script(
+            json.dumps(
+                {
+                    "error_class": "SEQ_PKEY_DRIFT",
+                    "root_cause": "sequence behind max(id) after a restore",
+                    "autopatch": "sequence_resync",
+                    "params": {"table": "res_partner_category"},
+                    "confidence": 0.99,
+                    "explanation": "the message says new rows are refused since a restore",
+                }
+            )
+        )
 
     def test_llm_pick_without_support_is_a_suggestion_in_the_alert(self):
         self.script_sequence_pick()
@@ -62,18 +75,28 @@ class TestHealingWithLLM(PipelineCase):
         incident = self.ingest_unknown()
         self.assertEqual(incident._heal(), "awaiting_approval", incident.decision)
         attempt = incident.fix_attempt_ids
-        self.assertEqual((attempt.autopatch_code, attempt.params, attempt.mode),
-                         ("sequence_resync", {"table": "res_partner_category"}, "manual"))
+        self.assertEqual(
+            (attempt.autopatch_code, attempt.params, attempt.mode),
+            ("sequence_resync", {"table": "res_partner_category"}, "manual"),
+        )
         self.assertIn("LLM", attempt.decision_reasons)
         self.assertEqual(attempt.confidence_terms["source"], "llm")
         sent = json.dumps(self.server.requests[-1].body)
         self.assertIn("SyncStalled", sent, "the incident went to the model as data")
 
     def test_unregistered_patch_or_code_is_refused(self):
-        self.server.script(json.dumps({
-            "error_class": "OTHER", "root_cause": "x", "autopatch": "run_python",
-            "params": {"code": "import os; os.system('rm -rf /')"}, "confidence": 1.0, "explanation": "",
-        }))
+        self.server.script(
+            json.dumps(
+                {
+                    "error_class": "OTHER",
+                    "root_cause": "x",
+                    "autopatch": "run_python",
+                    "params": {"code": "import os; os.system('rm -rf /')"},
+                    "confidence": 1.0,
+                    "explanation": "",
+                }
+            )
+        )
         incident = self.ingest_unknown()
         self.assertEqual(incident._heal(), "alert")
         self.assertFalse(incident.fix_attempt_ids)

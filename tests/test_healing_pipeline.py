@@ -21,8 +21,20 @@ def set_params(env, **values):
         env["ir.config_parameter"].sudo().set_param(f"self_healing.{key}", value)
 
 
-TABLES = ["res_partner", "sale_order", "stock_picking", "account_move", "product_template", "mail_message",
-          "res_users", "ir_attachment", "crm_lead", "project_task", "hr_employee", "stock_move"]
+TABLES = [
+    "res_partner",
+    "sale_order",
+    "stock_picking",
+    "account_move",
+    "product_template",
+    "mail_message",
+    "res_users",
+    "ir_attachment",
+    "crm_lead",
+    "project_task",
+    "hr_employee",
+    "stock_move",
+]
 
 
 class PipelineCase(SelfHealingCase):
@@ -30,13 +42,18 @@ class PipelineCase(SelfHealingCase):
         """Solved cases as an installation has them after importing its forum/KB export."""
         Entry = self.env["self_healing.knowledge.entry"]
         problems = [problem_template.replace("{name}", name) for name in names]
-        Entry.create([{
-            "name": "Solved: " + problem.splitlines()[-1][:80],
-            "problem": problem,
-            "solution": solution,
-            "error_class": error_class,
-            "source": "forum",
-        } for problem in problems])
+        Entry.create(
+            [
+                {
+                    "name": "Solved: " + problem.splitlines()[-1][:80],
+                    "problem": problem,
+                    "solution": solution,
+                    "error_class": error_class,
+                    "source": "forum",
+                }
+                for problem in problems
+            ]
+        )
         Entry._cron_embed(batch_size=500)
 
     def seed_pkey_cases(self):
@@ -62,8 +79,14 @@ class PipelineCase(SelfHealingCase):
         self.fail("the drifted sequence did not collide")
 
     def ingest(self, text, logger="odoo.sql_db"):
-        signal = {"source": "log", "level": "ERROR", "logger": logger, "message": text.splitlines()[-2],
-                  "traceback": text, "dbname": self.env.cr.dbname}
+        signal = {
+            "source": "log",
+            "level": "ERROR",
+            "logger": logger,
+            "message": text.splitlines()[-2],
+            "traceback": text,
+            "dbname": self.env.cr.dbname,
+        }
         result = self.Incident._ingest_signals([signal])
         incident = result.incidents if hasattr(result, "incidents") else result[0]
         self.assertEqual(len(incident), 1)
@@ -73,8 +96,9 @@ class PipelineCase(SelfHealingCase):
         """Past validated fixes of a guardrail, as a database that has run for a while has."""
         guardrail = self.Guardrail.search([("code", "=", code)])
         for days in range(successes):
-            attempt = faults.make_attempt(self.env, guardrail.autopatch_code, {"table": TABLE},
-                                          guardrail_id=guardrail.id)
+            attempt = faults.make_attempt(
+                self.env, guardrail.autopatch_code, {"table": TABLE}, guardrail_id=guardrail.id
+            )
             attempt.write({"state": "validated", "applied_at": fields.Datetime.now() - timedelta(days=days)})
         return guardrail
 
@@ -96,14 +120,18 @@ class TestHealingPipeline(PipelineCase):
         self.assertEqual(incident._heal(), "awaiting_approval", incident.decision)
         self.assertEqual(incident.guardrail_id.code, "GR-SEQ-001")
         attempt = incident.fix_attempt_ids
-        self.assertEqual((attempt.state, attempt.autopatch_code, attempt.params["table"]),
-                         ("proposed", "sequence_resync", TABLE))
+        self.assertEqual(
+            (attempt.state, attempt.autopatch_code, attempt.params["table"]), ("proposed", "sequence_resync", TABLE)
+        )
         self.assertLess(attempt.confidence_before, 0.8, "a fix with no track record is not trusted alone")
         self.assertIn("success_rate", str(attempt.confidence_terms))
         self.assertEqual(attempt.review_state, "pending")
         self.assertTrue(attempt.activity_ids, "approvers got a to-do")
-        wizard = self.env["self_healing.fix.approval"].with_user(self.sh_approver).create(
-            {"attempt_ids": [(6, 0, attempt.ids)], "note": "plan checked"})
+        wizard = (
+            self.env["self_healing.fix.approval"]
+            .with_user(self.sh_approver)
+            .create({"attempt_ids": [(6, 0, attempt.ids)], "note": "plan checked"})
+        )
         wizard.action_approve()
         self.assertEqual(attempt.state, "validated")
         self.assertEqual(incident.state, "healed")
@@ -162,8 +190,13 @@ class TestHealingPipeline(PipelineCase):
         )
         guardrail = self.Guardrail.search([("code", "=", "GR-DOM-002")])
         for days in range(40):
-            attempt = faults.make_attempt(self.env, "rule_deactivate", {"model": "res.partner", "field": "x"},
-                                          guardrail_id=guardrail.id, mode="approved")
+            attempt = faults.make_attempt(
+                self.env,
+                "rule_deactivate",
+                {"model": "res.partner", "field": "x"},
+                guardrail_id=guardrail.id,
+                mode="approved",
+            )
             attempt.write({"state": "validated", "applied_at": fields.Datetime.now() - timedelta(days=days)})
         incident = self.ingest(text, logger="odoo.http")
         self.assertEqual(incident._heal(), "awaiting_approval", incident.message_ids.mapped("body"))
@@ -173,8 +206,11 @@ class TestHealingPipeline(PipelineCase):
         self.assertTrue(rule.active)
 
     def test_unknown_fault_is_escalated(self):
-        incident = self.ingest("Traceback (most recent call last):\n  File \"/opt/custom/addons/x/y.py\", "
-                               "line 3, in f\n    1/0\nZeroDivisionError: division by zero", logger="odoo.http")
+        incident = self.ingest(
+            'Traceback (most recent call last):\n  File "/opt/custom/addons/x/y.py", '
+            "line 3, in f\n    1/0\nZeroDivisionError: division by zero",
+            logger="odoo.http",
+        )
         self.assertEqual(incident._heal(), "alert")
         self.assertEqual(incident.state, "escalated")
 
@@ -188,8 +224,11 @@ class TestHealingPipeline(PipelineCase):
         self.assertEqual(self.env["self_healing.policy"]._consecutive_failures(), 2)
         incident = self.ingest(self.provoke_pkey_drift())
         incident._heal()
-        self.assertIn("breaker", (incident.fix_attempt_ids.decision_reasons or "").lower()
-                      + " ".join(incident.message_ids.mapped("body")).lower())
+        self.assertIn(
+            "breaker",
+            (incident.fix_attempt_ids.decision_reasons or "").lower()
+            + " ".join(incident.message_ids.mapped("body")).lower(),
+        )
         self.env["self_healing.policy"].action_reset_breaker()
         self.assertEqual(self.env["self_healing.policy"]._consecutive_failures(), 0)
 
@@ -207,13 +246,17 @@ class TestHealingConcurrency(PipelineCase):
             env["ir.config_parameter"].set_param("self_healing.threshold_propose", "0.0")
             # setval is not transactional: the drift is visible to both workers at once.
             faults.drift_id_sequence(env, "res_partner")
-            incident = env["self_healing.incident"].create({
-                "name": "concurrency", "fingerprint": "concurrency-test", "to_process": True,
-                "message_template": "duplicate key value violates unique constraint \"res_partner_pkey\"",
-                "exception_type": "psycopg2.errors.UniqueViolation",
-                "sample_traceback": 'psycopg2.errors.UniqueViolation: duplicate key value violates unique '
-                                    'constraint "res_partner_pkey"\nDETAIL:  Key (id)=(3) already exists.',
-            })
+            incident = env["self_healing.incident"].create(
+                {
+                    "name": "concurrency",
+                    "fingerprint": "concurrency-test",
+                    "to_process": True,
+                    "message_template": 'duplicate key value violates unique constraint "res_partner_pkey"',
+                    "exception_type": "psycopg2.errors.UniqueViolation",
+                    "sample_traceback": "psycopg2.errors.UniqueViolation: duplicate key value violates unique "
+                    'constraint "res_partner_pkey"\nDETAIL:  Key (id)=(3) already exists.',
+                }
+            )
             incident_id = incident.id
         self.addCleanup(self._drop, incident_id)
         barrier = threading.Barrier(2)
@@ -240,14 +283,18 @@ class TestHealingConcurrency(PipelineCase):
         with self.registry.cursor() as cr:
             faults.heal_id_sequence(api.Environment(cr, api.SUPERUSER_ID, {}), "res_partner")
             cr.execute("DELETE FROM self_healing_incident WHERE id = %s", [incident_id])
-            cr.execute("DELETE FROM ir_config_parameter WHERE key IN "
-                       "('self_healing.autopilot', 'self_healing.threshold_propose')")
+            cr.execute(
+                "DELETE FROM ir_config_parameter WHERE key IN "
+                "('self_healing.autopilot', 'self_healing.threshold_propose')"
+            )
 
 
 @tagged("post_install", "-at_install")
 class TestTransientFaults(PipelineCase):
-    TEXT = ('psycopg2.errors.SerializationFailure: could not serialize access due to concurrent update\n'
-            'CONTEXT:  while updating tuple (12,4) in relation "stock_quant"')
+    TEXT = (
+        "psycopg2.errors.SerializationFailure: could not serialize access due to concurrent update\n"
+        'CONTEXT:  while updating tuple (12,4) in relation "stock_quant"'
+    )
 
     def watched(self):
         set_params(self.env, autopilot="auto", threshold_auto="0.0", threshold_notify="0.0", threshold_propose="0.0")
@@ -259,8 +306,11 @@ class TestTransientFaults(PipelineCase):
 
     def test_quiet_transient_fault_resolves_itself(self):
         incident = self.watched()
-        self.env.cr.execute("UPDATE self_healing_incident SET first_seen = now() - interval '3 hours', "
-                            "last_seen = now() - interval '2 hours' WHERE id = %s", [incident.id])
+        self.env.cr.execute(
+            "UPDATE self_healing_incident SET first_seen = now() - interval '3 hours', "
+            "last_seen = now() - interval '2 hours' WHERE id = %s",
+            [incident.id],
+        )
         incident.invalidate_recordset()
         self.Incident._watch_transient_incidents()
         self.assertEqual(incident.state, "healed")

@@ -11,8 +11,14 @@ class TestInstall(SelfHealingCase):
         self.assertEqual(names, {"Dashboard", "Incidents", "Fix History", "Guardrails", "Knowledge", "Configuration"})
 
     def test_views_of_every_model_load(self):
-        for model in ("self_healing.incident", "self_healing.fix.attempt", "self_healing.guardrail",
-                      "self_healing.knowledge.entry", "self_healing.occurrence", "self_healing.backup"):
+        for model in (
+            "self_healing.incident",
+            "self_healing.fix.attempt",
+            "self_healing.guardrail",
+            "self_healing.knowledge.entry",
+            "self_healing.occurrence",
+            "self_healing.backup",
+        ):
             for view_type in ("list", "form", "search"):
                 arch = self.env[model].get_view(view_type=view_type)["arch"]
                 self.assertIn("<%s" % view_type, arch, f"{model} has no {view_type} view")

@@ -21,7 +21,9 @@ class TestKnowledgeEmbedding(KnowledgeCase):
     def vector_column_type(self, table="self_healing_knowledge_entry"):
         self.env.cr.execute(
             "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass "
-            "AND attname = %s AND NOT attisdropped", (table, COLUMN))
+            "AND attname = %s AND NOT attisdropped",
+            (table, COLUMN),
+        )
         row = self.env.cr.fetchone()
         return row and row[0]
 
@@ -36,7 +38,8 @@ class TestKnowledgeEmbedding(KnowledgeCase):
         for entry in entries.values():
             self.assertEqual(
                 (entry.embedding_state, entry.embedding_model, entry.embedding_dimension),
-                ("done", "offline/feature-hash-v1/384", 384))
+                ("done", "offline/feature-hash-v1/384", 384),
+            )
         active_guardrails = self.Guardrail.search_count([("state", "=", "active")])
         self.assertEqual(self.GuardrailVector.search_count([("embedding_state", "=", "done")]), active_guardrails)
         # Editing the problem text queues the entry again; editing the tags does not.
@@ -66,7 +69,7 @@ class TestKnowledgeEmbedding(KnowledgeCase):
         # Fillers, so that the index has more than a handful of rows to choose from.
         for index in range(120):
             name = list(FAULTS)[index % len(FAULTS)]
-            word = "".join(chr(97 + (index // 26 ** place) % 26) for place in range(3))
+            word = "".join(chr(97 + (index // 26**place) % 26) for place in range(3))
             self.make_entry(f"emb-filler-{index}", f"{FAULTS[name][index % 2]}\nseen on host {word} in job x{word}q")
         self.embed_all()
         column = self.vector_column_type()
@@ -76,16 +79,19 @@ class TestKnowledgeEmbedding(KnowledgeCase):
             self.assertIsNone(column, "no pgvector here: only the float8[] array is kept")
         backends = ["numpy"] + (["pgvector", "pgvector_exact"] if column else [])
         for name, texts in FAULTS.items():
-            results = {
-                backend: self.Entry._search_similar(texts[1], k=5, backend=backend) for backend in backends}
+            results = {backend: self.Entry._search_similar(texts[1], k=5, backend=backend) for backend in backends}
             reference = [(entry.id, round(similarity, 4)) for entry, similarity in results["numpy"]]
             for backend, found in results.items():
-                self.assertEqual([(entry.id, round(similarity, 4)) for entry, similarity in found], reference,
-                                 f"{name}: {backend} differs from the exact search")
+                self.assertEqual(
+                    [(entry.id, round(similarity, 4)) for entry, similarity in found],
+                    reference,
+                    f"{name}: {backend} differs from the exact search",
+                )
         # A domain narrows the candidates, on every backend.
         for backend in backends:
-            found = self.Entry._search_similar(FAULTS["pkey"][1], k=5, domain=[("key", "like", "emb-%")],
-                                               backend=backend)
+            found = self.Entry._search_similar(
+                FAULTS["pkey"][1], k=5, domain=[("key", "like", "emb-%")], backend=backend
+            )
             self.assertEqual(found[0][0], entries["pkey"])
 
     def test_archived_and_other_provider_vectors_are_not_searched(self):
@@ -94,8 +100,10 @@ class TestKnowledgeEmbedding(KnowledgeCase):
         entries["pkey"].active = False
         found = [entry for entry, _similarity in self.Entry._search_similar(FAULTS["pkey"][1], k=20)]
         self.assertNotIn(entries["pkey"], found)
-        self.env.cr.execute("UPDATE self_healing_knowledge_entry SET embedding_model = 'someone/else' WHERE id = %s",
-                            (entries["column"].id,))
+        self.env.cr.execute(
+            "UPDATE self_healing_knowledge_entry SET embedding_model = 'someone/else' WHERE id = %s",
+            (entries["column"].id,),
+        )
         self.Entry.invalidate_model(["embedding_model"])
         found = [entry for entry, _similarity in self.Entry._search_similar(FAULTS["column"][1], k=20)]
         self.assertNotIn(entries["column"], found)
@@ -106,15 +114,14 @@ class TestKnowledgeEmbedding(KnowledgeCase):
         cron = self.env.ref("self_healing.ir_cron_knowledge_embed")
         self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
         self.set_param("embedding_dimensions", "256")
-        self.assertEqual(set(self.Entry.browse([e.id for e in entries.values()]).mapped("embedding_state")),
-                         {"todo"})
+        self.assertEqual(set(self.Entry.browse([e.id for e in entries.values()]).mapped("embedding_state")), {"todo"})
         self.assertEqual(set(self.GuardrailVector.search([]).mapped("embedding_state")), {"todo"})
-        self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]),
-                        "the job is woken up, not waited for")
+        self.assertTrue(
+            self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]), "the job is woken up, not waited for"
+        )
         self.embed_all()
         for entry in entries.values():
-            self.assertEqual((entry.embedding_model, entry.embedding_dimension),
-                             ("offline/feature-hash-v1/256", 256))
+            self.assertEqual((entry.embedding_model, entry.embedding_dimension), ("offline/feature-hash-v1/256", 256))
         if HAS_VECTOR == "1":
             self.assertEqual(self.vector_column_type(), "vector(256)")
         (best, _similarity), *_rest = self.Entry._search_similar(FAULTS["table"][1], k=3)
@@ -142,7 +149,8 @@ class TestKnowledgeEmbedding(KnowledgeCase):
             self.embed_all()
             self.assertEqual(
                 (entries["pkey"].embedding_state, entries["pkey"].embedding_model, entries["pkey"].embedding_dimension),
-                ("done", "openai/text-embedding-3-small/64", 64))
+                ("done", "openai/text-embedding-3-small/64", 64),
+            )
             sent = [request for request in server.requests if request.get("dimensions") == 64]
             self.assertTrue(sent and all(request["model"] == "text-embedding-3-small" for request in sent))
             (best, _similarity), *_rest = self.Entry._search_similar(FAULTS["singleton"][1], k=3)
@@ -152,8 +160,9 @@ class TestKnowledgeEmbedding(KnowledgeCase):
         entry = self.make_entry("emb-retry", FAULTS["smtp"][0])
         entry.write({"embedding_state": "failed", "embedding_error": "network down"})
         self.assertEqual(self.Entry._embedding_requeue(), 0, "a fresh failure waits before a retry")
-        self.env.cr.execute("UPDATE self_healing_knowledge_entry SET write_date = now() - interval '2 hours' "
-                            "WHERE id = %s", (entry.id,))
+        self.env.cr.execute(
+            "UPDATE self_healing_knowledge_entry SET write_date = now() - interval '2 hours' WHERE id = %s", (entry.id,)
+        )
         self.Entry.invalidate_model(["write_date"])
         self.assertEqual(self.Entry._embedding_requeue(), 1)
         self.assertEqual((entry.embedding_state, entry.embedding_error), ("todo", False))
@@ -162,8 +171,11 @@ class TestKnowledgeEmbedding(KnowledgeCase):
         self.make_faults()
         self.embed_all()
         self.Entry._search_similar(FAULTS["pkey"][1], k=3, backend="numpy")
-        key = next(key for key in vector_store._cache
-                   if key[1:] == ("self_healing_knowledge_entry", COLUMN, 384) and key[0][2] == self.env.cr.dbname)
+        key = next(
+            key
+            for key in vector_store._cache
+            if key[1:] == ("self_healing_knowledge_entry", COLUMN, 384) and key[0][2] == self.env.cr.dbname
+        )
         cached = vector_store._cache[key]
         self.Entry._search_similar(FAULTS["column"][1], k=3, backend="numpy")
         self.assertIs(vector_store._cache[key], cached, "no new batch: the same matrix")
@@ -181,5 +193,8 @@ class TestKnowledgeEmbedding(KnowledgeCase):
             cron.method_direct_trigger()
         self.assertEqual(entry.embedding_state, "done")
         self.env.cr.execute("SELECT pg_get_serial_sequence('self_healing_knowledge_entry', 'embedding_version')")
-        self.assertEqual(self.env.cr.fetchone()[0], "public.self_healing_knowledge_entry_embedding_version_seq",
-                         "the version sequence belongs to the table and leaves with it")
+        self.assertEqual(
+            self.env.cr.fetchone()[0],
+            "public.self_healing_knowledge_entry_embedding_version_seq",
+            "the version sequence belongs to the table and leaves with it",
+        )

@@ -27,14 +27,22 @@ class TestKnowledgeForum(KnowledgeCase):
         Post = self.env["forum.post"]
         forum = self.env["forum.forum"].create({"name": "Odoo Help"})
         tag = self.env["forum.tag"].create({"name": "postgresql", "forum_id": forum.id})
-        question = Post.create({
-            "forum_id": forum.id, "name": "Cannot create contacts after restoring a backup",
-            "content": f"<p>Since the restore every new contact fails:</p><pre>{FAULTS['pkey'][0]}</pre>",
-            "tag_ids": [(6, 0, tag.ids)],
-        })
+        question = Post.create(
+            {
+                "forum_id": forum.id,
+                "name": "Cannot create contacts after restoring a backup",
+                "content": f"<p>Since the restore every new contact fails:</p><pre>{FAULTS['pkey'][0]}</pre>",
+                "tag_ids": [(6, 0, tag.ids)],
+            }
+        )
         wrong = Post.create({"forum_id": forum.id, "parent_id": question.id, "content": "<p>Reinstall Odoo.</p>"})
-        right = Post.create({"forum_id": forum.id, "parent_id": question.id,
-                             "content": "<p>Run <code>SELECT setval('res_partner_id_seq', max(id))</code>.</p>"})
+        right = Post.create(
+            {
+                "forum_id": forum.id,
+                "parent_id": question.id,
+                "content": "<p>Run <code>SELECT setval('res_partner_id_seq', max(id))</code>.</p>",
+            }
+        )
         unsolved = Post.create({"forum_id": forum.id, "name": "Report is blank", "content": "<p>wkhtmltopdf</p>"})
         Post.create({"forum_id": forum.id, "parent_id": unsolved.id, "content": "<p>Maybe fonts?</p>"})
 
@@ -43,8 +51,9 @@ class TestKnowledgeForum(KnowledgeCase):
         summary = self.Entry._ingest_website_forum()
         self.assertEqual((summary["created"], summary["archived"], summary["errors"]), (1, 0, []))
         entry = self.Entry.search([("key", "=", f"website_forum:{question.id}")])
-        self.assertEqual((entry.source, entry.name),
-                         ("website_forum", "Cannot create contacts after restoring a backup"))
+        self.assertEqual(
+            (entry.source, entry.name), ("website_forum", "Cannot create contacts after restoring a backup")
+        )
         self.assertIn('unique constraint "res_partner_pkey"', entry.problem)
         self.assertNotIn("<pre>", entry.problem)
         self.assertIn("setval('res_partner_id_seq'", entry.solution)

@@ -17,16 +17,26 @@ LOOK_ALIKES = [
     (FAULTS["singleton"][1], "GR-SGL-001", "EXPECTED_SINGLETON"),
     (FAULTS["missing"][1], "GR-MIS-001", "MISSING_RECORD"),
     ('Field "x_customer_segment" does not exist in model "res.partner"', "GR-VIEW-001", "VIEW_FIELD_MISSING"),
-    ("ValueError: Invalid field crm.lead.x_lead_score in leaf ('x_lead_score', '>=', 60)",
-     "GR-DOM-001", "INVALID_FIELD_DOMAIN"),
-    ("odoo.exceptions.UserError: Please set a delivery address on the customer before confirming the order.",
-     "GR-VAL-002", "VALIDATION_ERROR"),
+    (
+        "ValueError: Invalid field crm.lead.x_lead_score in leaf ('x_lead_score', '>=', 60)",
+        "GR-DOM-001",
+        "INVALID_FIELD_DOMAIN",
+    ),
+    (
+        "odoo.exceptions.UserError: Please set a delivery address on the customer before confirming the order.",
+        "GR-VAL-002",
+        "VALIDATION_ERROR",
+    ),
 ]
 # Said the way a person writes it in a ticket: no exception, no Odoo message the rules know.
-PARAPHRASE_KNOWN = ("Partner import stops after the restore of last night: the id counter of contacts lags "
-                    "behind the largest id, new contacts clash with old ones")
-PARAPHRASE_INCIDENT = ("Partner import stops after the restore of yesterday: the id counter of contacts lags "
-                       "behind the largest id, new contacts clash with existing ones")
+PARAPHRASE_KNOWN = (
+    "Partner import stops after the restore of last night: the id counter of contacts lags "
+    "behind the largest id, new contacts clash with old ones"
+)
+PARAPHRASE_INCIDENT = (
+    "Partner import stops after the restore of yesterday: the id counter of contacts lags "
+    "behind the largest id, new contacts clash with existing ones"
+)
 
 
 @tagged("post_install", "-at_install")
@@ -39,17 +49,22 @@ class TestMatcher(KnowledgeCase):
         for text, code, error_class in LOOK_ALIKES:
             incident = self.incident(text)
             outcome = self.Matcher.apply_match(incident)[incident.id]
-            self.assertEqual((outcome.guardrail.code, outcome.error_class, outcome.signal),
-                             (code, error_class, "rules"), text)
-            self.assertEqual((incident.guardrail_id.code, incident.error_class, incident.state),
-                             (code, error_class, "matched"), text)
+            self.assertEqual(
+                (outcome.guardrail.code, outcome.error_class, outcome.signal), (code, error_class, "rules"), text
+            )
+            self.assertEqual(
+                (incident.guardrail_id.code, incident.error_class, incident.state), (code, error_class, "matched"), text
+            )
             self.assertGreaterEqual(incident.match_score, 0.8, text)
             self.assertEqual(incident.match_evidence["evidence"][0]["signal"], "rules")
         pkey = self.incident(FAULTS["pkey"][0])
         self.assertEqual(self.Matcher.match(pkey).params["table"], "res_partner")
         as_user = self.Matcher.with_user(self.sh_user).match(pkey.with_user(self.sh_user))
-        self.assertEqual((as_user.guardrail.code, as_user.signal), ("GR-SEQ-001", "rules"),
-                         "a Self-Healing user may run the matcher (read access is enough)")
+        self.assertEqual(
+            (as_user.guardrail.code, as_user.signal),
+            ("GR-SEQ-001", "rules"),
+            "a Self-Healing user may run the matcher (read access is enough)",
+        )
         self.assertEqual(pkey.state, "new", "match() alone writes nothing")
 
     def test_similar_solved_cases_count_as_support_and_are_kept_as_evidence(self):
@@ -103,8 +118,10 @@ class TestMatcher(KnowledgeCase):
 
     def test_without_a_traceback_the_type_and_template_are_matched(self):
         incident = self.make_incident(
-            name="Missing column", exception_type="psycopg2.errors.UndefinedColumn",
-            message_template="column res_partner.x_tier does not exist")
+            name="Missing column",
+            exception_type="psycopg2.errors.UndefinedColumn",
+            message_template="column res_partner.x_tier does not exist",
+        )
         self.assertEqual(self.Matcher.match(incident).guardrail.code, "GR-COL-001")
 
     def test_rules_still_match_when_the_embedding_service_fails(self):

@@ -9,8 +9,9 @@ from .common import SelfHealingCase
 class TestSettings(SelfHealingCase):
     def test_thresholds_must_be_ordered(self):
         with self.assertRaisesRegex(ValidationError, "propose <= notify <= auto-fix"):
-            self.env["res.config.settings"].create({"self_healing_threshold_propose": 0.85,
-                                                    "self_healing_threshold_notify": 0.8})
+            self.env["res.config.settings"].create(
+                {"self_healing_threshold_propose": 0.85, "self_healing_threshold_notify": 0.8}
+            )
 
     def test_transient_window_is_a_setting_with_a_floor(self):
         with self.assertRaisesRegex(ValidationError, "10 seconds or more"):

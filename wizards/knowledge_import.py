@@ -16,7 +16,9 @@ class SelfHealingKnowledgeImport(models.TransientModel):
     filename = fields.Char()
     file_format = fields.Selection(
         [("auto", "From the file name"), ("jsonl", "JSON Lines"), ("csv", "CSV")],
-        string="Format", default="auto", required=True,
+        string="Format",
+        default="auto",
+        required=True,
     )
     state = fields.Selection([("upload", "Upload"), ("done", "Done")], default="upload", required=True)
     created_count = fields.Integer(string="Created", readonly=True)
@@ -33,20 +35,23 @@ class SelfHealingKnowledgeImport(models.TransientModel):
         fmt = None if self.file_format == "auto" else self.file_format
         try:
             summary = self.env["self_healing.knowledge.entry"]._import_knowledge_file(
-                content, filename=self.filename, fmt=fmt)
+                content, filename=self.filename, fmt=fmt
+            )
         except knowledge_import.ImportFileError as exc:
             raise UserError(_("This file cannot be imported: %s", exc)) from exc
         errors = [knowledge_import.RowError(error["line"], error["reason"]) for error in summary["errors"]]
-        self.write({
-            "state": "done",
-            "created_count": summary["created"],
-            "updated_count": summary["updated"],
-            "skipped_count": summary["skipped"],
-            "error_count": len(errors),
-            "error_report": knowledge_import.error_report(errors) or False,
-            "ignored_columns": ", ".join(summary["ignored_columns"]) or False,
-            "entry_ids": [fields.Command.set(summary["entry_ids"])],
-        })
+        self.write(
+            {
+                "state": "done",
+                "created_count": summary["created"],
+                "updated_count": summary["updated"],
+                "skipped_count": summary["skipped"],
+                "error_count": len(errors),
+                "error_report": knowledge_import.error_report(errors) or False,
+                "ignored_columns": ", ".join(summary["ignored_columns"]) or False,
+                "entry_ids": [fields.Command.set(summary["entry_ids"])],
+            }
+        )
         return {
             "type": "ir.actions.act_window",
             "res_model": self._name,

@@ -2,8 +2,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.release import series as odoo_series
 
-from ..engine.library import error_classes
 from ..engine.learn import guardrail_candidate
+from ..engine.library import error_classes
 from ..engine.library.error_classes import UNKNOWN
 
 
@@ -28,12 +28,17 @@ class SelfHealingRecordFix(models.TransientModel):
     def default_get(self, fields_list):
         values = super().default_get(fields_list)
         incident = self.env["self_healing.incident"].browse(
-            values.get("incident_id") or self.env.context.get("active_id"))
+            values.get("incident_id") or self.env.context.get("active_id")
+        )
         if incident.exists():
             values.setdefault("incident_id", incident.id)
             values.setdefault("title", incident.name)
-            values.setdefault("problem", incident.sample_traceback or ": ".join(
-                part for part in (incident.exception_type, incident.message_template) if part) or incident.name)
+            values.setdefault(
+                "problem",
+                incident.sample_traceback
+                or ": ".join(part for part in (incident.exception_type, incident.message_template) if part)
+                or incident.name,
+            )
             if incident.error_class and incident.error_class != UNKNOWN:
                 values.setdefault("error_class", incident.error_class)
             values.setdefault("guardrail_id", incident.guardrail_id.id)
@@ -65,15 +70,21 @@ class SelfHealingRecordFix(models.TransientModel):
     def _create_entry(self):
         # Approvers record fixes but may not edit the knowledge base itself:
         # this wizard is their only way in, and it writes one human_fix entry.
-        return self.env["self_healing.knowledge.entry"].sudo().create({
-            "name": self.title,
-            "problem": self.problem,
-            "solution": self.solution,
-            "source": "human_fix",
-            "error_class": self.error_class or False,
-            "guardrail_id": self.guardrail_id.id or False,
-            "incident_id": self.incident_id.id,
-        })
+        return (
+            self.env["self_healing.knowledge.entry"]
+            .sudo()
+            .create(
+                {
+                    "name": self.title,
+                    "problem": self.problem,
+                    "solution": self.solution,
+                    "source": "human_fix",
+                    "error_class": self.error_class or False,
+                    "guardrail_id": self.guardrail_id.id or False,
+                    "incident_id": self.incident_id.id,
+                }
+            )
+        )
 
     def _create_candidate(self, entry):
         """A draft guardrail (origin 'learned') that only a manager can activate."""
@@ -85,24 +96,32 @@ class SelfHealingRecordFix(models.TransientModel):
         except ValueError as exc:
             raise UserError(str(exc)) from exc
         draft = guardrail_candidate.candidate_entry(
-            code=code, title=self.title, error_class=self.error_class or UNKNOWN,
-            exception_type=incident.exception_type, message_template=incident.message_template,
-            problem=self.problem, solution=self.solution, module=incident.module, odoo_version=odoo_series,
+            code=code,
+            title=self.title,
+            error_class=self.error_class or UNKNOWN,
+            exception_type=incident.exception_type,
+            message_template=incident.message_template,
+            problem=self.problem,
+            solution=self.solution,
+            module=incident.module,
+            odoo_version=odoo_series,
         )
-        candidate = Guardrail.create({
-            "code": code,
-            "name": draft["title"],
-            "error_class": draft["error_class"],
-            "signals": draft["signals"],
-            "root_cause": draft["root_cause"],
-            "fix_steps": "\n".join(draft["fix_steps"]),
-            "risk": draft["risk"],
-            "critical": draft["critical"],
-            "scope_modules": ",".join(draft["scope"]["modules"]),
-            "odoo_versions": ",".join(draft["odoo_versions"]),
-            "references": _("Learned from incident %(name)s (#%(id)s)", name=incident.name, id=incident.id),
-            "origin": "learned",
-            "state": "draft",
-        })
+        candidate = Guardrail.create(
+            {
+                "code": code,
+                "name": draft["title"],
+                "error_class": draft["error_class"],
+                "signals": draft["signals"],
+                "root_cause": draft["root_cause"],
+                "fix_steps": "\n".join(draft["fix_steps"]),
+                "risk": draft["risk"],
+                "critical": draft["critical"],
+                "scope_modules": ",".join(draft["scope"]["modules"]),
+                "odoo_versions": ",".join(draft["odoo_versions"]),
+                "references": _("Learned from incident %(name)s (#%(id)s)", name=incident.name, id=incident.id),
+                "origin": "learned",
+                "state": "draft",
+            }
+        )
         entry.guardrail_id = candidate
         return candidate

@@ -13,7 +13,7 @@ TITLE_CHARS = 80
 
 
 class SelfHealingReportProblem(models.TransientModel):
-    """"Report a problem": any internal user describes what went wrong, with a screenshot if they like.
+    """ "Report a problem": any internal user describes what went wrong, with a screenshot if they like.
 
     The report becomes a signal (source user_report) and is grouped at once,
     so it lands in an incident; the reporter needs no right on incidents,
@@ -45,8 +45,11 @@ class SelfHealingReportProblem(models.TransientModel):
             dbname=self.env.cr.dbname,
             uid=self.env.uid,
             request_path=path,
-            extra={"reporter": self.env.user.login, "page_url": self.page_url or None,
-                   "title": _("Reported by a user: %s", first_line)},
+            extra={
+                "reporter": self.env.user.login,
+                "page_url": self.page_url or None,
+                "title": _("Reported by a user: %s", first_line),
+            },
         )
 
     def action_submit(self):
@@ -63,18 +66,22 @@ class SelfHealingReportProblem(models.TransientModel):
                 base64.b64decode(self.screenshot, validate=True)
             except (binascii.Error, ValueError) as exc:
                 raise UserError(_("The attached file could not be read.")) from exc
-            attachments = attachments.sudo().create({
-                "name": self.screenshot_name or "screenshot.png",
-                "datas": self.screenshot,
-                "res_model": incident._name,
-                "res_id": incident.id,
-            })
+            attachments = attachments.sudo().create(
+                {
+                    "name": self.screenshot_name or "screenshot.png",
+                    "datas": self.screenshot,
+                    "res_model": incident._name,
+                    "res_id": incident.id,
+                }
+            )
         body = Markup("<p>%s</p><p>%s</p>") % (
             _("Problem reported by %s", self.env.user.name),
             self.description.strip(),
         )
         incident.message_post(
-            body=body, author_id=self.env.user.partner_id.id, attachment_ids=attachments.ids,
+            body=body,
+            author_id=self.env.user.partner_id.id,
+            attachment_ids=attachments.ids,
             subtype_xmlid="mail.mt_note",
         )
         return {

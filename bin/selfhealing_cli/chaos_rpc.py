@@ -30,8 +30,7 @@ class OdooSession:
     def _post(self, path, params):
         self._ids += 1
         body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": self._ids, "params": params}).encode()
-        request = urllib.request.Request(self.base_url + path, data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(self.base_url + path, data=body, headers={"Content-Type": "application/json"})
         with self._opener.open(request, timeout=self.timeout) as response:
             answer = json.loads(response.read().decode())
         if answer.get("error"):
@@ -48,8 +47,10 @@ class OdooSession:
         return self
 
     def call(self, model, method, *args, **kwargs):
-        return self._post(f"/web/dataset/call_kw/{model}/{method}",
-                          {"model": model, "method": method, "args": list(args), "kwargs": kwargs})
+        return self._post(
+            f"/web/dataset/call_kw/{model}/{method}",
+            {"model": model, "method": method, "args": list(args), "kwargs": kwargs},
+        )
 
     def get(self, path):
         """GET ``path`` in this session; returns the HTTP status (errors included, never raised)."""

@@ -53,8 +53,13 @@ class ScenarioResult:
     rounds: list = field(default_factory=list)
 
     def as_json(self):
-        return {"scenario": self.scenario, "detected_after_s": _round(self.detected_after_s),
-                "healed_after_s": _round(self.healed_after_s), "outcome": self.outcome, "attempts": self.attempts}
+        return {
+            "scenario": self.scenario,
+            "detected_after_s": _round(self.detected_after_s),
+            "healed_after_s": _round(self.healed_after_s),
+            "outcome": self.outcome,
+            "attempts": self.attempts,
+        }
 
     def line(self):
         timing = ""
@@ -63,9 +68,11 @@ class ScenarioResult:
         if self.healed_after_s is not None:
             timing += f", {'healed' if self.outcome == 'healed' else 'settled'} after {self.healed_after_s:.1f} s"
         confidences = " -> ".join(f"{r.confidence:.2f}" for r in self.rounds if r.confidence is not None)
-        return (f"{self.scenario:<22} {self.outcome:<18} attempts={self.attempts:<2} {timing}"
-                + (f"  [confidence {confidences}]" if confidences else "")
-                + (f"  {self.detail}" if self.detail else ""))
+        return (
+            f"{self.scenario:<22} {self.outcome:<18} attempts={self.attempts:<2} {timing}"
+            + (f"  [confidence {confidences}]" if confidences else "")
+            + (f"  {self.detail}" if self.detail else "")
+        )
 
 
 def _round(value):
@@ -73,8 +80,19 @@ def _round(value):
 
 
 class ChaosDriver:
-    def __init__(self, admin, approver, smtp, connect, poll_interval=0.2, max_rounds=8,
-                 detect_timeout=30.0, settle_timeout=60.0, watch_timeout=120.0, progress=None):
+    def __init__(
+        self,
+        admin,
+        approver,
+        smtp,
+        connect,
+        poll_interval=0.2,
+        max_rounds=8,
+        detect_timeout=30.0,
+        settle_timeout=60.0,
+        watch_timeout=120.0,
+        progress=None,
+    ):
         self.admin = admin
         self.approver = approver
         self.smtp = smtp
@@ -103,33 +121,58 @@ class ChaosDriver:
             for number in range(1, self.max_rounds + 1):
                 outcome = self.run_round(scenario, number)
                 rounds.append(outcome)
-                self.progress(f"{name} round {number}: {outcome.status}"
-                              f"{' (automatic)' if outcome.automatic else ''}"
-                              f"{f', confidence {outcome.confidence:.3f}' if outcome.confidence is not None else ''}"
-                              f"{f' - {outcome.detail}' if outcome.detail else ''}")
+                self.progress(
+                    f"{name} round {number}: {outcome.status}"
+                    f"{' (automatic)' if outcome.automatic else ''}"
+                    f"{f', confidence {outcome.confidence:.3f}' if outcome.confidence is not None else ''}"
+                    f"{f' - {outcome.detail}' if outcome.detail else ''}"
+                )
                 if outcome.status == "healed" and outcome.automatic:
-                    result = ScenarioResult(name, "healed", number, outcome.detected_after_s,
-                                            outcome.healed_after_s)
+                    result = ScenarioResult(name, "healed", number, outcome.detected_after_s, outcome.healed_after_s)
                     break
                 if scenario["critical"]:
                     status = "awaiting_approval" if outcome.status == "awaiting_approval" else "failed"
-                    result = ScenarioResult(name, status, number, outcome.detected_after_s, outcome.healed_after_s,
-                                            detail="" if status == "awaiting_approval" else outcome.detail)
+                    result = ScenarioResult(
+                        name,
+                        status,
+                        number,
+                        outcome.detected_after_s,
+                        outcome.healed_after_s,
+                        detail="" if status == "awaiting_approval" else outcome.detail,
+                    )
                     break
                 if outcome.status != "awaiting_approval":
-                    result = ScenarioResult(name, "failed", number, outcome.detected_after_s, outcome.healed_after_s,
-                                            detail=f"round {number}: {outcome.status}: {outcome.detail}")
+                    result = ScenarioResult(
+                        name,
+                        "failed",
+                        number,
+                        outcome.detected_after_s,
+                        outcome.healed_after_s,
+                        detail=f"round {number}: {outcome.status}: {outcome.detail}",
+                    )
                     break
                 approved = self.approve(outcome.incident_id)
                 outcome.detail = f"approved: {approved}"
                 if approved != "healed":
-                    result = ScenarioResult(name, "failed", number, outcome.detected_after_s, outcome.healed_after_s,
-                                            detail=f"round {number}: the approved fix ended {approved}")
+                    result = ScenarioResult(
+                        name,
+                        "failed",
+                        number,
+                        outcome.detected_after_s,
+                        outcome.healed_after_s,
+                        detail=f"round {number}: the approved fix ended {approved}",
+                    )
                     break
             else:
                 last = rounds[-1]
-                result = ScenarioResult(name, "failed", self.max_rounds, last.detected_after_s, last.healed_after_s,
-                                        detail=f"still proposed, not automatic, after {self.max_rounds} rounds")
+                result = ScenarioResult(
+                    name,
+                    "failed",
+                    self.max_rounds,
+                    last.detected_after_s,
+                    last.healed_after_s,
+                    detail=f"still proposed, not automatic, after {self.max_rounds} rounds",
+                )
         finally:
             self.cleanup(scenario)
         result.rounds = rounds
@@ -140,8 +183,9 @@ class ChaosDriver:
     def run_round(self, scenario, number):
         marker = self._last_id("self_healing.occurrence")
         self._attempt_marker = self._last_id("self_healing.fix.attempt")
-        wizard_id = self.admin.call("self_healing.chaos", "create", [{"scenario": scenario["name"],
-                                                                      "round_number": number}])[0]
+        wizard_id = self.admin.call(
+            "self_healing.chaos", "create", [{"scenario": scenario["name"], "round_number": number}]
+        )[0]
         self._wizard = wizard_id  # the latest round's facts are what a clean-up undoes
         self.admin.call("self_healing.chaos", "action_inject", [wizard_id])
         provocation = self.admin.call("self_healing.chaos", "read", [wizard_id], ["provocation"])[0]["provocation"]
@@ -154,8 +198,9 @@ class ChaosDriver:
         kind = provocation["kind"]
         if kind == "call":
             try:
-                self.admin.call(provocation["model"], provocation["method"], *provocation["args"],
-                                **provocation["kwargs"])
+                self.admin.call(
+                    provocation["model"], provocation["method"], *provocation["args"], **provocation["kwargs"]
+                )
             except RpcError as exc:
                 return f"{exc.exception_name}: {str(exc)[:120]}"
             return None
@@ -177,8 +222,9 @@ class ChaosDriver:
         with contextlib.closing(self.connect()) as conn:
             conn.autocommit = False
             with conn.cursor() as cr:
-                cr.execute(f'UPDATE "{provocation["table"]}" SET write_date = write_date WHERE id = %s',
-                           [provocation["id"]])
+                cr.execute(
+                    f'UPDATE "{provocation["table"]}" SET write_date = write_date WHERE id = %s', [provocation["id"]]
+                )
 
                 def write():
                     try:
@@ -198,8 +244,10 @@ class ChaosDriver:
     @staticmethod
     def _someone_waits_on_lock(cr):
         cr.execute("SELECT pg_stat_clear_snapshot()")  # activity is read once per transaction otherwise
-        cr.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                   "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
+        cr.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
         return cr.fetchone()[0] > 0
 
     def watch(self, scenario, number, marker, started, provoke_error):
@@ -231,16 +279,24 @@ class ChaosDriver:
             else:
                 grace_until = None
             if settle_deadline is not None and now > settle_deadline:
-                states = ", ".join(f"#{i['id']} {i['state']}{' (transient, watched)' if i['transient'] else ''}"
-                                   for i in mine)
-                return RoundResult(number, "timeout", detected_after_s=min(first_seen[i["id"]] for i in mine),
-                                   incident_id=mine[0]["id"],
-                                   detail=f"not settled {settle_deadline - started:.0f} s after provocation: {states}")
+                states = ", ".join(
+                    f"#{i['id']} {i['state']}{' (transient, watched)' if i['transient'] else ''}" for i in mine
+                )
+                return RoundResult(
+                    number,
+                    "timeout",
+                    detected_after_s=min(first_seen[i["id"]] for i in mine),
+                    incident_id=mine[0]["id"],
+                    detail=f"not settled {settle_deadline - started:.0f} s after provocation: {states}",
+                )
             if settle_deadline is None and now > detect_deadline:
                 seen = ", ".join(f"#{i['id']} {i['error_class']} {i['name'][:60]!r}" for i in incidents) or "nothing"
-                return RoundResult(number, "not_detected",
-                                   detail=f"no {scenario['error_class']} incident within {self.detect_timeout:.0f} s "
-                                          f"(provoked: {provoke_error or 'no error for the user'}; new: {seen})")
+                return RoundResult(
+                    number,
+                    "not_detected",
+                    detail=f"no {scenario['error_class']} incident within {self.detect_timeout:.0f} s "
+                    f"(provoked: {provoke_error or 'no error for the user'}; new: {seen})",
+                )
             time.sleep(self.poll_interval)
 
     @staticmethod
@@ -260,9 +316,13 @@ class ChaosDriver:
         rank = {"healed": 0, "awaiting_approval": 1, "escalated": 2, "failed": 3, "ignored": 4}
         incidents.sort(key=lambda incident: (rank[incident["state"]], first_seen[incident["id"]]))
         best = incidents[0]
-        attempts = self.admin.search_read("self_healing.fix.attempt", [("incident_id", "=", best["id"]),
-                                                                        ("id", ">", self._attempt_marker)],
-                                          ATTEMPT_FIELDS, order="id desc", limit=1)
+        attempts = self.admin.search_read(
+            "self_healing.fix.attempt",
+            [("incident_id", "=", best["id"]), ("id", ">", self._attempt_marker)],
+            ATTEMPT_FIELDS,
+            order="id desc",
+            limit=1,
+        )
         attempt = attempts[0] if attempts else None
         # Only incidents with an occurrence of this round are read, and a new occurrence reopens a healed
         # incident: 'healed' here was reached in this round, before any approval of the command's.
@@ -274,16 +334,24 @@ class ChaosDriver:
         if others:
             detail = (detail + "; " if detail else "") + "same fault also logged as " + ", ".join(others)
         return RoundResult(
-            number, best["state"], automatic=automatic,
-            detected_after_s=first_seen[best["id"]], healed_after_s=settled_at[best["id"]],
+            number,
+            best["state"],
+            automatic=automatic,
+            detected_after_s=first_seen[best["id"]],
+            healed_after_s=settled_at[best["id"]],
             confidence=attempt["confidence_before"] if attempt else None,
-            incident_id=best["id"], detail=detail,
+            incident_id=best["id"],
+            detail=detail,
         )
 
     def _last_message(self, incident_id):
-        messages = self.admin.search_read("mail.message", [("model", "=", "self_healing.incident"),
-                                                           ("res_id", "=", incident_id), ("body", "!=", False)],
-                                          ["body"], order="id desc", limit=1)
+        messages = self.admin.search_read(
+            "mail.message",
+            [("model", "=", "self_healing.incident"), ("res_id", "=", incident_id), ("body", "!=", False)],
+            ["body"],
+            order="id desc",
+            limit=1,
+        )
         text = re.sub(r"<[^>]+>", " ", messages[0]["body"] if messages else "")
         return " ".join(html.unescape(text).split())[:200]
 
@@ -294,20 +362,30 @@ class ChaosDriver:
 
         The fix runs inside the approval request; a watched concurrency fault then heals by itself once
         quiet, so its state is awaited."""
-        proposed = self.approver.search_read("self_healing.fix.attempt",
-                                             [("incident_id", "=", incident_id), ("state", "=", "proposed")], ["id"])
+        proposed = self.approver.search_read(
+            "self_healing.fix.attempt", [("incident_id", "=", incident_id), ("state", "=", "proposed")], ["id"]
+        )
         if not proposed:
             return "without a proposed fix"
-        wizard_id = self.approver.call("self_healing.fix.approval", "create", [{
-            "attempt_ids": [(6, 0, [row["id"] for row in proposed])],
-            "note": "chaos run: plan read and approved",
-        }])[0]
+        wizard_id = self.approver.call(
+            "self_healing.fix.approval",
+            "create",
+            [
+                {
+                    "attempt_ids": [(6, 0, [row["id"] for row in proposed])],
+                    "note": "chaos run: plan read and approved",
+                }
+            ],
+        )[0]
         self.approver.call("self_healing.fix.approval", "action_approve", [wizard_id])
         deadline = time.monotonic() + self.watch_timeout
         while True:
             incident = self.admin.call("self_healing.incident", "read", [incident_id], ["state", "transient"])[0]
-            if incident["state"] in ("healed", "failed", "escalated") or not incident["transient"] \
-                    or time.monotonic() > deadline:
+            if (
+                incident["state"] in ("healed", "failed", "escalated")
+                or not incident["transient"]
+                or time.monotonic() > deadline
+            ):
                 return incident["state"]
             time.sleep(self.poll_interval)
 
@@ -324,8 +402,9 @@ def summary(results):
     """Median and max of the healed scenarios' timings, and the outcome counts."""
     healed = [result for result in results if result.outcome == "healed" and result.healed_after_s is not None]
     healing = [result.healed_after_s for result in healed]
-    detect_to_heal = [result.healed_after_s - result.detected_after_s for result in healed
-                      if result.detected_after_s is not None]
+    detect_to_heal = [
+        result.healed_after_s - result.detected_after_s for result in healed if result.detected_after_s is not None
+    ]
     detection = [result.detected_after_s for result in results if result.detected_after_s is not None]
     counts = {}
     for result in results:
@@ -338,8 +417,11 @@ def summary(results):
         "summary": True,
         "scenarios": len(results),
         "outcomes": counts,
-        "healed_after_s_median": stats(healing)[0], "healed_after_s_max": stats(healing)[1],
-        "detect_to_healed_s_median": stats(detect_to_heal)[0], "detect_to_healed_s_max": stats(detect_to_heal)[1],
-        "detected_after_s_median": stats(detection)[0], "detected_after_s_max": stats(detection)[1],
+        "healed_after_s_median": stats(healing)[0],
+        "healed_after_s_max": stats(healing)[1],
+        "detect_to_healed_s_median": stats(detect_to_heal)[0],
+        "detect_to_healed_s_max": stats(detect_to_heal)[1],
+        "detected_after_s_median": stats(detection)[0],
+        "detected_after_s_max": stats(detection)[1],
         "attempts_median": statistics.median([r.attempts for r in healed]) if healed else None,
     }

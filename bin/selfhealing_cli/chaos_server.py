@@ -25,13 +25,16 @@ class OdooServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             self.odoo.command("server", "-c", str(self.config), "-d", self.dbname, f"--logfile={self.log_path}"),
-            env=self.odoo.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            env=self.odoo.environment(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise UsageError(f"Odoo stopped while starting (exit code {self.process.returncode}); "
-                                 f"see {self.log_path}")
+                raise UsageError(
+                    f"Odoo stopped while starting (exit code {self.process.returncode}); see {self.log_path}"
+                )
             try:
                 with urllib.request.urlopen(self.base_url + "/web/health", timeout=5) as response:
                     if response.status == 200:

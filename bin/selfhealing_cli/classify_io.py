@@ -11,17 +11,18 @@ import argparse
 import json
 import sys
 
-from engine.match.classifier import Classifier
 from engine.library.guardrails import LibraryError, load_library
+from engine.match.classifier import Classifier
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="self-healing classify",
-        description="Classify Odoo error texts (JSON Lines {\"id\", \"log\"}) against the guardrail library.",
+        description='Classify Odoo error texts (JSON Lines {"id", "log"}) against the guardrail library.',
     )
-    parser.add_argument("inputs", nargs="*", metavar="FILE",
-                        help="JSON Lines files to read ('-' or nothing: standard input)")
+    parser.add_argument(
+        "inputs", nargs="*", metavar="FILE", help="JSON Lines files to read ('-' or nothing: standard input)"
+    )
     parser.add_argument("--library", metavar="DIR", help="guardrail folder (default: the addon's data/guardrails)")
     parser.add_argument("--explain", action="store_true", help="add the evidence and captured parameters")
     return parser

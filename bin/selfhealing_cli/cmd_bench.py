@@ -13,16 +13,16 @@ BENCH_DIR = ADDON_ROOT / "bench"
 
 
 def add_arguments(parser):
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object of all figures on stdout (the prose goes to stderr)")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object of all figures on stdout (the prose goes to stderr)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer iterations, smaller data sets")
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help="run only bench/bench_NAME.py (repeatable)")
+    parser.add_argument("--only", action="append", metavar="NAME", help="run only bench/bench_NAME.py (repeatable)")
     parser.add_argument("--pg", metavar="URI", help="use this PostgreSQL instead of the embedded one")
 
 
 def discover(only=None):
-    names = sorted(path.stem[len("bench_"):] for path in BENCH_DIR.glob("bench_*.py"))
+    names = sorted(path.stem[len("bench_") :] for path in BENCH_DIR.glob("bench_*.py"))
     if only:
         unknown = set(only) - set(names)
         if unknown:

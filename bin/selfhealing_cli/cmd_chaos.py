@@ -37,8 +37,7 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="one JSON object per scenario, then a summary object")
     parser.add_argument("--keep", action="store_true", help=f"keep the {CHAOS_DB} database afterwards")
     parser.add_argument("--pg", metavar="URI", help="use this PostgreSQL instead of the embedded one")
-    parser.add_argument("--only", metavar="NAME", action="append",
-                        help="run only this scenario (repeat for several)")
+    parser.add_argument("--only", metavar="NAME", action="append", help="run only this scenario (repeat for several)")
     parser.add_argument("--db", default=CHAOS_DB, help=f"database name (default {CHAOS_DB}; recreated)")
     parser.add_argument("--rounds", type=int, default=8, help="most rounds per scenario before it counts as failed")
 
@@ -69,8 +68,9 @@ def run(args):
     check_arguments(args)
     odoo = locate_odoo()
     cluster = pg.from_uri(args.pg) if args.pg else pg.start_embedded(PG_DATA)
-    say = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else \
-        (lambda text: print(text, flush=True))
+    say = (
+        (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else (lambda text: print(text, flush=True))
+    )
     smtp = local_smtp_class()().start()
     server = None
     try:
@@ -82,8 +82,14 @@ def run(args):
         approver = OdooSession(server.base_url, args.db).login(config["approver_login"], config["approver_password"])
         catalog = admin.call("self_healing.chaos", "catalog")
         chosen = select(catalog, args.only)
-        driver = ChaosDriver(admin, approver, smtp, lambda: cluster.connect(args.db), max_rounds=args.rounds,
-                             progress=lambda text: say(f"  {text}"))
+        driver = ChaosDriver(
+            admin,
+            approver,
+            smtp,
+            lambda: cluster.connect(args.db),
+            max_rounds=args.rounds,
+            progress=lambda text: say(f"  {text}"),
+        )
         results = []
         for scenario in chosen:
             say(f"self-healing: scenario {scenario['name']}: {scenario['title']}")
@@ -118,28 +124,51 @@ def prepare_database(odoo, cluster, dbname, smtp_port, say):
         shutil.rmtree(chaos_addons)
     chaos_addons.mkdir(parents=True)
     port = free_port()
-    addons_path = ",".join(str(path) for path in [*odoo.addons_paths, addon_link().parent, dev_addons_link().parent, chaos_addons])
-    config = write_config(f"chaos-{dbname}", odoo, cluster, dbname, http_port=port, extra={
-        "addons_path": addons_path,
-        "max_cron_threads": "2",
-        "workers": "0",
-    })
+    addons_path = ",".join(
+        str(path) for path in [*odoo.addons_paths, addon_link().parent, dev_addons_link().parent, chaos_addons]
+    )
+    config = write_config(
+        f"chaos-{dbname}",
+        odoo,
+        cluster,
+        dbname,
+        http_port=port,
+        extra={
+            "addons_path": addons_path,
+            "max_cron_threads": "2",
+            "workers": "0",
+        },
+    )
     cluster.drop_database(dbname)
     say(f"self-healing: creating {dbname} with the addon (about a minute)")
-    install_addon(odoo, config, dbname, demo=False, log_name=f"chaos-install-{dbname}",
-                  modules=("self_healing", CHAOS_ADDON.name))
+    install_addon(
+        odoo, config, dbname, demo=False, log_name=f"chaos-install-{dbname}", modules=("self_healing", CHAOS_ADDON.name)
+    )
     password = secrets.token_urlsafe(12)
-    command = [sys.executable, "-c", CHILD, str(ADDON_ROOT / "bin"), str(config), dbname, str(smtp_port),
-               str(chaos_addons), password]
+    command = [
+        sys.executable,
+        "-c",
+        CHILD,
+        str(ADDON_ROOT / "bin"),
+        str(config),
+        dbname,
+        str(smtp_port),
+        str(chaos_addons),
+        password,
+    ]
     child = subprocess.run(command, env=odoo.environment(), capture_output=True, text=True, check=False)
-    result = next((json.loads(line[len(RESULT_MARK):]) for line in child.stdout.splitlines()
-                   if line.startswith(RESULT_MARK)), None)
+    result = next(
+        (json.loads(line[len(RESULT_MARK) :]) for line in child.stdout.splitlines() if line.startswith(RESULT_MARK)),
+        None,
+    )
     if result is None:
         tail = "\n".join((child.stderr or child.stdout).strip().splitlines()[-15:])
         raise UsageError(f"setting up {dbname} for chaos failed (exit code {child.returncode}):\n{tail}")
     knowledge = result["knowledge"]
-    say(f"self-healing: {dbname} marked for chaos; knowledge fixture: {knowledge['created']} solved cases imported"
-        + (f", {len(knowledge['errors'])} rejected" if knowledge["errors"] else ""))
+    say(
+        f"self-healing: {dbname} marked for chaos; knowledge fixture: {knowledge['created']} solved cases imported"
+        + (f", {len(knowledge['errors'])} rejected" if knowledge["errors"] else "")
+    )
     return {"path": config, "port": port, "approver_login": result["approver_login"], "approver_password": password}
 
 
@@ -171,9 +200,11 @@ def describe(figures):
         median, maximum = figures[f"{key}_median"], figures[f"{key}_max"]
         return "n/a" if median is None else f"median {median:.1f} s, max {maximum:.1f} s"
 
-    return "\n".join([
-        f"summary: {figures['scenarios']} scenarios: {outcomes}",
-        f"  provoked -> detected:           {pair('detected_after_s')}",
-        f"  provoked -> healed (automatic): {pair('healed_after_s')}",
-        f"  detected -> healed (automatic): {pair('detect_to_healed_s')}  (targets: median <= 10 s, max <= 60 s)",
-    ])
+    return "\n".join(
+        [
+            f"summary: {figures['scenarios']} scenarios: {outcomes}",
+            f"  provoked -> detected:           {pair('detected_after_s')}",
+            f"  provoked -> healed (automatic): {pair('healed_after_s')}",
+            f"  detected -> healed (automatic): {pair('detect_to_healed_s')}  (targets: median <= 10 s, max <= 60 s)",
+        ]
+    )

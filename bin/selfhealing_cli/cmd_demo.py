@@ -23,8 +23,7 @@ def run(args):
     odoo = locate_odoo()
     ensure_port_free(args.port)
     cluster = pg.from_uri(args.pg) if args.pg else pg.start_embedded(PG_DATA)
-    config = write_config("demo", odoo, cluster, args.db, http_port=args.port,
-                          extra={"max_cron_threads": "1"})
+    config = write_config("demo", odoo, cluster, args.db, http_port=args.port, extra={"max_cron_threads": "1"})
     if args.reset:
         cluster.drop_database(args.db)
     if cluster.database_exists(args.db):

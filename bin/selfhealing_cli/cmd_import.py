@@ -29,8 +29,11 @@ CHILD = (
 def add_arguments(parser):
     parser.add_argument("file", help="a .jsonl or .csv file of solved cases")
     parser.add_argument("--db", required=True, help="database with self_healing installed")
-    parser.add_argument("--pg", metavar="URI", help="PostgreSQL as postgresql://user:password@host:port "
-                        "(default: the embedded server of `self-healing demo`)")
+    parser.add_argument(
+        "--pg",
+        metavar="URI",
+        help="PostgreSQL as postgresql://user:password@host:port (default: the embedded server of `self-healing demo`)",
+    )
     parser.add_argument("--format", choices=("jsonl", "csv"), help="override the format guessed from the file")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
@@ -47,11 +50,21 @@ def run(args):
     if state != "installed":
         raise UsageError(f"self_healing is not installed in {args.db} (state: {state or 'absent'})")
     config = write_config(f"import-{args.db}", odoo, cluster, args.db)
-    command = [sys.executable, "-c", CHILD, str(ADDON_ROOT / "bin"), str(config), args.db,
-               str(path.resolve()), args.format or ""]
+    command = [
+        sys.executable,
+        "-c",
+        CHILD,
+        str(ADDON_ROOT / "bin"),
+        str(config),
+        args.db,
+        str(path.resolve()),
+        args.format or "",
+    ]
     child = subprocess.run(command, env=odoo.environment(), capture_output=True, text=True, check=False)
-    summary = next((json.loads(line[len(RESULT_MARK):]) for line in child.stdout.splitlines()
-                    if line.startswith(RESULT_MARK)), None)
+    summary = next(
+        (json.loads(line[len(RESULT_MARK) :]) for line in child.stdout.splitlines() if line.startswith(RESULT_MARK)),
+        None,
+    )
     if summary is None:
         tail = "\n".join((child.stderr or child.stdout).strip().splitlines()[-15:])
         raise UsageError(f"the import did not run (exit code {child.returncode}):\n{tail}")
@@ -93,7 +106,8 @@ def child_main(argv):
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         try:
             summary = env["self_healing.knowledge.entry"]._import_knowledge_file(
-                content, filename=Path(file_path).name, fmt=fmt or None)
+                content, filename=Path(file_path).name, fmt=fmt or None
+            )
         except knowledge_import.ImportFileError as exc:
             summary = {"fatal": str(exc)}
         summary.pop("entry_ids", None)

@@ -27,13 +27,22 @@ def run(args):
     ensure_requirements()
     odoo = locate_odoo()
     cluster = pg.from_uri(args.pg) if args.pg else pg.start_embedded(PG_DATA)
-    print(f"self-healing: Odoo {odoo.version} from {odoo.root}; PostgreSQL at {cluster.host}:{cluster.port} "
-          f"(pgvector {'available' if cluster.has_vector else 'absent: exact search fallback'})", flush=True)
+    print(
+        f"self-healing: Odoo {odoo.version} from {odoo.root}; PostgreSQL at {cluster.host}:{cluster.port} "
+        f"(pgvector {'available' if cluster.has_vector else 'absent: exact search fallback'})",
+        flush=True,
+    )
     cluster.drop_database(args.db)
     config = write_config(f"test-{args.db}", odoo, cluster, args.db, http_port=free_http_port(), dev_addons=True)
     # The chaos addon's tests run here too; the uninstall check removes both (it depends on self_healing).
-    lines = install_addon(odoo, config, args.db, demo=False, log_name=f"test-install-{args.db}",
-                          modules=("self_healing", CHAOS_ADDON.name))
+    lines = install_addon(
+        odoo,
+        config,
+        args.db,
+        demo=False,
+        log_name=f"test-install-{args.db}",
+        modules=("self_healing", CHAOS_ADDON.name),
+    )
     complaints = loader_complaints(lines)
     if complaints:
         print("self-healing: the loader complained about the addon while installing it:", *complaints, sep="\n")
@@ -49,8 +58,16 @@ def run(args):
     # The chaos tests first: they expect a database no other test has committed incidents to.
     tests = [dev_addons_link() / "tests", link / "tests"]
     command = [
-        sys.executable, "-m", "pytest", *map(str, tests), "-p", "no:cacheprovider", "-q",
-        f"--odoo-config={config}", f"--odoo-database={args.db}", "--odoo-http",
+        sys.executable,
+        "-m",
+        "pytest",
+        *map(str, tests),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--odoo-config={config}",
+        f"--odoo-database={args.db}",
+        "--odoo-http",
         *args.pytest_args,
     ]
     try:

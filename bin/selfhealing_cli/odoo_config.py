@@ -11,7 +11,9 @@ def write_config(name, odoo, cluster, dbname, http_port=8069, extra=None, dev_ad
     """Write ``.run/<name>.conf`` and return its path; ``dev_addons`` adds the chaos addon's folder."""
     link = addon_link()
     options = {
-        "addons_path": ",".join(str(path) for path in [*odoo.addons_paths, link.parent, *([dev_addons_link().parent] if dev_addons else [])]),
+        "addons_path": ",".join(
+            str(path) for path in [*odoo.addons_paths, link.parent, *([dev_addons_link().parent] if dev_addons else [])]
+        ),
         "data_dir": str(RUN_DIR / "data"),
         "db_host": cluster.host,
         "db_port": str(cluster.port),

@@ -24,8 +24,19 @@ def install_addon(odoo, config, dbname, demo, log_name, modules=("self_healing",
     """Install ``modules`` (and what they need) in ``dbname``; return the loader's log lines."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = LOG_DIR / f"{log_name}.log"
-    args = ["server", "-c", str(config), "-d", dbname, "-i", ",".join(modules), "--stop-after-init",
-            "--no-http", f"--logfile={log_path}", "--log-level=info"]
+    args = [
+        "server",
+        "-c",
+        str(config),
+        "-d",
+        dbname,
+        "-i",
+        ",".join(modules),
+        "--stop-after-init",
+        "--no-http",
+        f"--logfile={log_path}",
+        "--log-level=info",
+    ]
     if not demo:
         args.append("--without-demo=all")
     if log_path.exists():
@@ -44,7 +55,4 @@ def addon_failed(lines):
 
 def loader_complaints(lines):
     """WARNING/ERROR lines the loader wrote about self_healing while installing it."""
-    return [
-        line for line in lines
-        if (" WARNING " in line or " ERROR " in line) and "self_healing" in line
-    ]
+    return [line for line in lines if (" WARNING " in line or " ERROR " in line) and "self_healing" in line]

@@ -64,7 +64,11 @@ def locate_odoo():
     install = OdooInstall(root=root, version="?")
     probe = subprocess.run(
         [sys.executable, "-c", "import odoo.release as r, odoo.http; print(r.version_info[0], r.version)"],
-        env=install.environment(), capture_output=True, text=True, timeout=120, check=False,
+        env=install.environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["unknown error"])[-1]

@@ -98,10 +98,18 @@ def markdown_to_rst(markdown, level_offset=0):
 def render():
     manifest = ast.literal_eval((ADDON_ROOT / "__manifest__.py").read_text())
     title = manifest["name"]
-    out = ["=" * len(title), title, "=" * len(title), "",
-           f"*{manifest['summary']}*", "",
-           f".. |version| replace:: {manifest['version']}", "",
-           f"Version |version|, license {manifest['license']}.", ""]
+    out = [
+        "=" * len(title),
+        title,
+        "=" * len(title),
+        "",
+        f"*{manifest['summary']}*",
+        "",
+        f".. |version| replace:: {manifest['version']}",
+        "",
+        f"Version |version|, license {manifest['license']}.",
+        "",
+    ]
     out.append(".. contents::\n   :local:\n")
     for filename, section in SECTIONS:
         path = ADDON_ROOT / "readme" / filename

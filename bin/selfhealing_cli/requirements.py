@@ -34,6 +34,4 @@ def ensure_requirements():
         check=False,
     )
     if result.returncode != 0 or missing_requirements():
-        raise UsageError(
-            "could not install the requirements: run `pip install -r test-requirements.txt` and try again"
-        )
+        raise UsageError("could not install the requirements: run `pip install -r test-requirements.txt` and try again")

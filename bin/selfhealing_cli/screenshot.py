@@ -16,17 +16,26 @@ import urllib.parse
 import urllib.request
 
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars", "--window-size=1440,900",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1440,900",
 ]
 
 
 def login(base_url, db, login_name, password):
-    payload = json.dumps({"jsonrpc": "2.0", "method": "call",
-                          "params": {"db": db, "login": login_name, "password": password}}).encode()
-    request = urllib.request.Request(f"{base_url}/web/session/authenticate", data=payload,
-                                     headers={"Content-Type": "application/json"})
+    payload = json.dumps(
+        {"jsonrpc": "2.0", "method": "call", "params": {"db": db, "login": login_name, "password": password}}
+    ).encode()
+    request = urllib.request.Request(
+        f"{base_url}/web/session/authenticate", data=payload, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         cookie = response.headers.get("Set-Cookie", "")
     return cookie.split("session_id=", 1)[1].split(";", 1)[0]
@@ -41,9 +50,15 @@ def capture(url, out_path, db="self_healing_demo", login_name="admin", password=
     profile = tempfile.mkdtemp(prefix="sh-chromium-")
     port = 9333
     chromium = subprocess.Popen(
-        [shutil.which("chromium") or "chromium", *CHROMIUM_FLAGS, f"--remote-debugging-port={port}",
-         f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            shutil.which("chromium") or "chromium",
+            *CHROMIUM_FLAGS,
+            f"--remote-debugging-port={port}",
+            f"--user-data-dir={profile}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _attempt in range(50):

@@ -19,9 +19,13 @@ def check_uninstall(odoo, config, cluster, dbname):
     log_path = LOG_DIR / f"test-uninstall-{dbname}.log"
     try:
         result = subprocess.run(
-            odoo.command("shell", "-c", str(config), "-d", copy, "--no-http", "--load=base,web",
-                         f"--logfile={log_path}"),
-            input=UNINSTALL_SCRIPT, text=True, env=odoo.environment(), check=False,
+            odoo.command(
+                "shell", "-c", str(config), "-d", copy, "--no-http", "--load=base,web", f"--logfile={log_path}"
+            ),
+            input=UNINSTALL_SCRIPT,
+            text=True,
+            env=odoo.environment(),
+            check=False,
             capture_output=True,
         )
         with contextlib.closing(cluster.connect(copy)) as conn, conn.cursor() as cr:
@@ -29,11 +33,22 @@ def check_uninstall(odoo, config, cluster, dbname):
             state = cr.fetchone()[0]
             cr.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'self\\_healing\\_%'")
             leftover_tables = cr.fetchone()[0]
-        errors = [line for line in log_path.read_text(errors="replace").splitlines()
-                  if " ERROR " in line or " CRITICAL " in line] if log_path.exists() else []
+        errors = (
+            [
+                line
+                for line in log_path.read_text(errors="replace").splitlines()
+                if " ERROR " in line or " CRITICAL " in line
+            ]
+            if log_path.exists()
+            else []
+        )
         if result.returncode != 0 or state != "uninstalled" or leftover_tables or errors:
-            print(f"self-healing: uninstall check failed (state={state}, tables left={leftover_tables}); "
-                  f"see {log_path}", *errors, result.stderr[-2000:], sep="\n")
+            print(
+                f"self-healing: uninstall check failed (state={state}, tables left={leftover_tables}); see {log_path}",
+                *errors,
+                result.stderr[-2000:],
+                sep="\n",
+            )
             return False
         return True
     finally:

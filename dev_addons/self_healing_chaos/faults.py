@@ -19,16 +19,18 @@ from datetime import timedelta
 import psycopg2.errors
 
 import odoo
-import odoo.addons
 from odoo import fields
-from odoo.addons.base.models.ir_cron import CompletionStatus
 from odoo.modules import module as odoo_module
 from odoo.tools import SQL
+
+import odoo.addons
+from odoo.addons.base.models.ir_cron import CompletionStatus
 
 GHOST_FIELD = "x_self_healing_ghost"
 
 
 # -- SEQ_PKEY_DRIFT -----------------------------------------------------------
+
 
 def drift_id_sequence(env, table, lag=2):
     """Set the id sequence of ``table`` back ``lag`` ids, as a restore with explicit ids leaves it."""
@@ -45,13 +47,17 @@ def drift_id_sequence(env, table, lag=2):
 def heal_id_sequence(env, table):
     """Sequences ignore rollbacks: put one back past max(id) after a test."""
     cr = env.cr
-    cr.execute(SQL(
-        "SELECT setval(pg_get_serial_sequence(%s, 'id'), greatest((SELECT max(id) FROM %s), 1), true)",
-        table, SQL.identifier(table),
-    ))
+    cr.execute(
+        SQL(
+            "SELECT setval(pg_get_serial_sequence(%s, 'id'), greatest((SELECT max(id) FROM %s), 1), true)",
+            table,
+            SQL.identifier(table),
+        )
+    )
 
 
 # -- ASSET_BUNDLE -------------------------------------------------------------
+
 
 def bundle_attachment(env, bundle="web.assets_clickbot"):
     """The minified JS attachment of a bundle, generated if needed (as the /web/assets route does)."""
@@ -82,21 +88,26 @@ def break_bundle_file(attachment, how="missing"):
 
 # -- VIEW_FIELD_MISSING / XPATH_NOT_FOUND -------------------------------------
 
+
 def break_inheriting_view(env, parent_xmlid="base.view_partner_title_form", kind="field"):
     """A database-only customisation of ``parent_xmlid`` that no longer fits, as after an uninstall."""
     parent = env.ref(parent_xmlid)
-    view = env["ir.ui.view"].create({
-        "name": "self_healing chaos customisation",
-        "model": parent.model,
-        "inherit_id": parent.id,
-        "arch": '<xpath expr="/*" position="inside"><field name="display_name"/></xpath>',
-    })
+    view = env["ir.ui.view"].create(
+        {
+            "name": "self_healing chaos customisation",
+            "model": parent.model,
+            "inherit_id": parent.id,
+            "arch": '<xpath expr="/*" position="inside"><field name="display_name"/></xpath>',
+        }
+    )
     if kind == "field":
         arch = f'<xpath expr="/*" position="inside"><field name="{GHOST_FIELD}"/></xpath>'
     else:
         arch = f'<xpath expr="//field[@name=\'{GHOST_FIELD}\']" position="after"><field name="display_name"/></xpath>'
     env.flush_all()
-    env.cr.execute("UPDATE ir_ui_view SET arch_db = jsonb_build_object('en_US', %s::text) WHERE id = %s", [arch, view.id])
+    env.cr.execute(
+        "UPDATE ir_ui_view SET arch_db = jsonb_build_object('en_US', %s::text) WHERE id = %s", [arch, view.id]
+    )
     env.invalidate_all()
     env.registry.clear_cache("templates")
     return view
@@ -104,49 +115,64 @@ def break_inheriting_view(env, parent_xmlid="base.view_partner_title_form", kind
 
 # -- INVALID_FIELD_DOMAIN -----------------------------------------------------
 
+
 def _set_column(env, record, column, value):
     env.flush_all()
-    env.cr.execute(SQL("UPDATE %s SET %s = %s WHERE id = %s",
-                       SQL.identifier(record._table), SQL.identifier(column), value, record.id))
+    env.cr.execute(
+        SQL(
+            "UPDATE %s SET %s = %s WHERE id = %s",
+            SQL.identifier(record._table),
+            SQL.identifier(column),
+            value,
+            record.id,
+        )
+    )
     env.invalidate_all()
     env.registry.clear_cache()
 
 
 def break_saved_filter(env, model="res.partner", user=None):
     """A favourite whose domain uses a field that was uninstalled since."""
-    saved = env["ir.filters"].create({
-        "name": "self_healing chaos favourite",
-        "model_id": model,
-        "user_id": user.id if user else False,
-        "domain": "[('name', '!=', False)]",
-    })
+    saved = env["ir.filters"].create(
+        {
+            "name": "self_healing chaos favourite",
+            "model_id": model,
+            "user_id": user.id if user else False,
+            "domain": "[('name', '!=', False)]",
+        }
+    )
     _set_column(env, saved, "domain", f"[('{GHOST_FIELD}', '=', True), ('name', '!=', False)]")
     return saved
 
 
 def break_action_domain(env, model="res.partner"):
-    action = env["ir.actions.act_window"].create({
-        "name": "self_healing chaos action",
-        "res_model": model,
-        "domain": "[('name', '!=', False)]",
-    })
+    action = env["ir.actions.act_window"].create(
+        {
+            "name": "self_healing chaos action",
+            "res_model": model,
+            "domain": "[('name', '!=', False)]",
+        }
+    )
     _set_column(env, action, "domain", f"[('{GHOST_FIELD}', '=', True)]")
     return action
 
 
 def break_record_rule(env, model="res.partner.category", group_xmlid="base.group_user"):
     """A record rule whose domain uses a missing field: every search of its users fails."""
-    rule = env["ir.rule"].create({
-        "name": "self_healing chaos rule",
-        "model_id": env["ir.model"]._get_id(model),
-        "groups": [(4, env.ref(group_xmlid).id)],
-        "domain_force": "[(1, '=', 1)]",
-    })
+    rule = env["ir.rule"].create(
+        {
+            "name": "self_healing chaos rule",
+            "model_id": env["ir.model"]._get_id(model),
+            "groups": [(4, env.ref(group_xmlid).id)],
+            "domain_force": "[(1, '=', 1)]",
+        }
+    )
     _set_column(env, rule, "domain_force", f"[('{GHOST_FIELD}', '=', user.id)]")
     return rule
 
 
 # -- UNDEFINED_COLUMN ---------------------------------------------------------
+
 
 def drop_column(env, model="res.partner.title", column="shortcut"):
     """The column of a stored field disappears, as when code is updated without '-u'."""
@@ -168,14 +194,16 @@ FAILING_CRON_CODE = (
 
 def make_failing_cron(env, name="self_healing chaos cron"):
     env["ir.config_parameter"].sudo().set_param(CRON_DIVISOR_PARAM, "0")
-    return env["ir.cron"].create({
-        "name": name,
-        "model_id": env["ir.model"]._get_id("res.partner"),
-        "state": "code",
-        "code": FAILING_CRON_CODE,
-        "interval_number": 1,
-        "interval_type": "days",
-    })
+    return env["ir.cron"].create(
+        {
+            "name": name,
+            "model_id": env["ir.model"]._get_id("res.partner"),
+            "state": "code",
+            "code": FAILING_CRON_CODE,
+            "interval_number": 1,
+            "interval_type": "days",
+        }
+    )
 
 
 def run_cron_as_scheduler(env, cron):
@@ -190,8 +218,9 @@ def run_cron_as_scheduler(env, cron):
     except Exception as exc:  # noqa: BLE001 - the job's failure is what is being injected
         error = exc
     env.flush_all()
-    env.cr.execute("SELECT id, cron_name, failure_count, first_failure_date, active FROM ir_cron WHERE id = %s",
-                   [cron.id])
+    env.cr.execute(
+        "SELECT id, cron_name, failure_count, first_failure_date, active FROM ir_cron WHERE id = %s", [cron.id]
+    )
     job = env.cr.dictfetchone()
     env["ir.cron"]._update_failure_count(job, CompletionStatus.FAILED if error else CompletionStatus.FULLY_DONE)
     env.invalidate_all()
@@ -226,6 +255,7 @@ def stick_module(env, module, state, minutes_ago=120):
 
 # -- MAIL_DELIVERY ------------------------------------------------------------
 
+
 def free_port():
     """A TCP port on 127.0.0.1 nobody listens on (connections to it are refused)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -249,31 +279,39 @@ def real_smtp():
 
 
 def make_mail_server(env, port):
-    return env["ir.mail_server"].create({
-        "name": "self_healing chaos SMTP",
-        "smtp_host": "127.0.0.1",
-        "smtp_port": port,
-        "smtp_encryption": "none",
-        "sequence": 1,
-    })
+    return env["ir.mail_server"].create(
+        {
+            "name": "self_healing chaos SMTP",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_encryption": "none",
+            "sequence": 1,
+        }
+    )
 
 
 def make_stuck_mail(env, mail_server, count=1):
     """Mails sent while their SMTP server is down: they end in 'exception', like in production."""
-    mails = env["mail.mail"].create([{
-        "subject": f"self_healing chaos mail {index}",
-        "body_html": "<p>Sent again by the mail_retry auto-patch.</p>",
-        "email_from": "odoo@example.com",
-        "email_to": f"customer{index}@example.com",
-        "mail_server_id": mail_server.id,
-        "auto_delete": False,
-    } for index in range(count)])
+    mails = env["mail.mail"].create(
+        [
+            {
+                "subject": f"self_healing chaos mail {index}",
+                "body_html": "<p>Sent again by the mail_retry auto-patch.</p>",
+                "email_from": "odoo@example.com",
+                "email_to": f"customer{index}@example.com",
+                "mail_server_id": mail_server.id,
+                "auto_delete": False,
+            }
+            for index in range(count)
+        ]
+    )
     with real_smtp():
         mails.send(raise_exception=False)
     return mails
 
 
 # -- MANIFEST_INVALID ---------------------------------------------------------
+
 
 @contextlib.contextmanager
 def throwaway_addon(name, manifest_text):
@@ -297,6 +335,7 @@ def throwaway_addon(name, manifest_text):
 
 # -- SERIALIZATION_FAILURE / LOCK_NOT_AVAILABLE -------------------------------
 
+
 def provoke_serialization_failure(registry):
     """Two real transactions update one row; the later one gets PostgreSQL's SerializationFailure.
 
@@ -304,8 +343,9 @@ def provoke_serialization_failure(registry):
     """
     key = "self_healing.chaos_serialization"
     with registry.cursor() as setup:
-        setup.execute("INSERT INTO ir_config_parameter (key, value) VALUES (%s, '0') ON CONFLICT (key) DO NOTHING",
-                      [key])
+        setup.execute(
+            "INSERT INTO ir_config_parameter (key, value) VALUES (%s, '0') ON CONFLICT (key) DO NOTHING", [key]
+        )
     first, second = registry.cursor(), registry.cursor()
     try:
         first.execute("SELECT value FROM ir_config_parameter WHERE key = %s", [key])  # takes the snapshot
@@ -326,15 +366,18 @@ def provoke_serialization_failure(registry):
 
 # -- ACCOUNT_SEQUENCE ---------------------------------------------------------
 
+
 def lag_numbering(env, prefix="SHT/", used=5, next_number=3):
     """A numbering sequence behind the numbers already used (config parameter keys, which are unique)."""
-    sequence = env["ir.sequence"].create({
-        "name": "self_healing chaos numbering",
-        "code": "self_healing.chaos_numbering",
-        "prefix": prefix,
-        "padding": 4,
-        "implementation": "standard",
-    })
+    sequence = env["ir.sequence"].create(
+        {
+            "name": "self_healing chaos numbering",
+            "code": "self_healing.chaos_numbering",
+            "prefix": prefix,
+            "padding": 4,
+            "implementation": "standard",
+        }
+    )
     for number in range(1, used + 1):
         env["ir.config_parameter"].create({"key": f"{prefix}{number:04d}", "value": "used"})
     sequence.write({"number_next": next_number})

@@ -5,7 +5,16 @@ creating a database; tests keep them equal to chaos/scenarios.py.
 """
 
 SCENARIO_NAMES = (
-    "pkey_sequence_drift", "asset_bundle", "view_missing_field", "saved_filter", "missing_column",
-    "cron_deactivated", "mail_stuck", "module_stuck", "manifest_invalid", "serialization_failure",
-    "record_rule", "numbering_sequence",
+    "pkey_sequence_drift",
+    "asset_bundle",
+    "view_missing_field",
+    "saved_filter",
+    "missing_column",
+    "cron_deactivated",
+    "mail_stuck",
+    "module_stuck",
+    "manifest_invalid",
+    "serialization_failure",
+    "record_rule",
+    "numbering_sequence",
 )

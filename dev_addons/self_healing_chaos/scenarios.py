@@ -51,9 +51,15 @@ class Scenario:
     tags: tuple = field(default_factory=tuple)
 
     def describe(self):
-        return {"name": self.name, "title": self.title, "error_class": self.error_class,
-                "autopatch": self.autopatch, "critical": self.critical, "capture_level": self.capture_level,
-                "notes": self.notes}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "error_class": self.error_class,
+            "autopatch": self.autopatch,
+            "critical": self.critical,
+            "capture_level": self.capture_level,
+            "notes": self.notes,
+        }
 
 
 @dataclass(frozen=True)
@@ -73,9 +79,16 @@ def _scheduled_action(env, name, model, code):
     """A code scheduled action of the chaos database, created once and re-armed each round."""
     crons = env["ir.cron"].with_context(active_test=False)
     cron = crons.search([("cron_name", "=", CRON_PREFIX + name)], limit=1)
-    values = {"name": CRON_PREFIX + name, "model_id": env["ir.model"]._get_id(model), "state": "code",
-              "code": code, "interval_number": 1, "interval_type": "days", "active": True,
-              "nextcall": fields.Datetime.now() + timedelta(days=1)}
+    values = {
+        "name": CRON_PREFIX + name,
+        "model_id": env["ir.model"]._get_id(model),
+        "state": "code",
+        "code": code,
+        "interval_number": 1,
+        "interval_type": "days",
+        "active": True,
+        "nextcall": fields.Datetime.now() + timedelta(days=1),
+    }
     if cron:
         cron.write(values)
         return cron
@@ -83,6 +96,7 @@ def _scheduled_action(env, name, model, code):
 
 
 # -- SEQ_PKEY_DRIFT ---------------------------------------------------------------
+
 
 def inject_pkey_drift(env, run):
     env["res.partner.category"].create([{"name": f"chaos tag {run.round}.{n}"} for n in range(3)])
@@ -111,6 +125,7 @@ def provoke_asset_bundle(facts):
 
 # -- VIEW_FIELD_MISSING -----------------------------------------------------------
 
+
 def inject_view_field(env, run):
     view = faults.break_inheriting_view(env, "base.view_partner_title_form", kind="field")
     return {"view_id": view.id, "arch": view.arch_db}
@@ -123,6 +138,7 @@ def provoke_view_field(facts):
 
 
 # -- INVALID_FIELD_DOMAIN: a saved filter ----------------------------------------
+
 
 def inject_saved_filter(env, run):
     saved = faults.break_saved_filter(env, "res.partner", user=env.ref("base.user_admin"))
@@ -150,6 +166,7 @@ def provoke_record_rule(facts):
 
 # -- UNDEFINED_COLUMN -------------------------------------------------------------
 
+
 def inject_missing_column(env, run):
     faults.drop_column(env, "res.partner.title", "shortcut")
     return {"model": "res.partner.title", "column": "shortcut"}
@@ -161,6 +178,7 @@ def provoke_missing_column(facts):
 
 # -- CRON_FAILURE: deactivated after failures, cause gone since -------------------
 
+
 def inject_cron_deactivated(env, run):
     """A nightly check of the outgoing mail server that failed all week during the provider's outage.
 
@@ -168,11 +186,17 @@ def inject_cron_deactivated(env, run):
     last time when the job runs now, and Odoo switches the job off. The outage
     is over after that connection: the cause is healed, the job stays off.
     """
-    cron = _scheduled_action(env, "check the outgoing mail server", "ir.mail_server",
-                             f"env['ir.mail_server'].browse({run.mail_server_id}).test_smtp_connection()")
+    cron = _scheduled_action(
+        env,
+        "check the outgoing mail server",
+        "ir.mail_server",
+        f"env['ir.mail_server'].browse({run.mail_server_id}).test_smtp_connection()",
+    )
     env.flush_all()
-    env.cr.execute("UPDATE ir_cron SET failure_count = 4, first_failure_date = %s WHERE id = %s",
-                   [fields.Datetime.now() - timedelta(days=8), cron.id])
+    env.cr.execute(
+        "UPDATE ir_cron SET failure_count = 4, first_failure_date = %s WHERE id = %s",
+        [fields.Datetime.now() - timedelta(days=8), cron.id],
+    )
     env.invalidate_all()
     return {"cron_id": cron.id, "smtp_failures": 1}
 
@@ -183,36 +207,42 @@ def provoke_cron(facts):
 
 # -- MAIL_DELIVERY ----------------------------------------------------------------
 
+
 def inject_mail_stuck(env, run):
     """A mail queued for the chaos SMTP server; the provider is briefly down when the queue runs."""
-    mail = env["mail.mail"].create({
-        "subject": f"Your order confirmation (chaos round {run.round})",
-        "body_html": "<p>Sent again by the mail_retry auto-patch once the server answers.</p>",
-        "email_from": "shop@example.com",
-        "email_to": f"customer{run.round}@example.com",
-        "mail_server_id": run.mail_server_id,
-        "auto_delete": False,
-    })
+    mail = env["mail.mail"].create(
+        {
+            "subject": f"Your order confirmation (chaos round {run.round})",
+            "body_html": "<p>Sent again by the mail_retry auto-patch once the server answers.</p>",
+            "email_from": "shop@example.com",
+            "email_to": f"customer{run.round}@example.com",
+            "mail_server_id": run.mail_server_id,
+            "auto_delete": False,
+        }
+    )
     return {"mail_id": mail.id, "cron_id": env.ref("mail.ir_cron_mail_scheduler_action").id, "smtp_failures": 1}
 
 
 # -- CRON_FAILURE: modules stuck in a pending state -------------------------------
 
+
 def inject_module_stuck(env, run):
-    module = env["ir.module.module"].search([("state", "=", "uninstalled"), ("name", "=like", "base\\_%")],
-                                            order="name", limit=1)
+    module = env["ir.module.module"].search(
+        [("state", "=", "uninstalled"), ("name", "=like", "base\\_%")], order="name", limit=1
+    )
     faults.stick_module(env, module.name, "to install", minutes_ago=120)
     return {"module": module.name, "cron_id": env.ref("self_healing.ir_cron_occurrence_retention").id}
 
 
 def cleanup_module_stuck(env, facts):
     env["ir.module.module"].search([("name", "=", facts["module"]), ("state", "=", "to install")]).write(
-        {"state": "uninstalled"})
+        {"state": "uninstalled"}
+    )
 
 
 # -- MANIFEST_INVALID -------------------------------------------------------------
 
-BROKEN_MANIFEST = textwrap.dedent('''\
+BROKEN_MANIFEST = textwrap.dedent("""\
     # Copied from the 17.0 branch of a customer's repository.
     {
         "name": "Chaos Delivery Slots",
@@ -220,7 +250,7 @@ BROKEN_MANIFEST = textwrap.dedent('''\
         "depends": ["base"],
         "data": [],
     }
-''')
+""")
 
 
 def inject_manifest(env, run):
@@ -245,14 +275,20 @@ def provoke_manifest(facts):
 
 # -- SERIALIZATION_FAILURE --------------------------------------------------------
 
+
 def inject_serialization(env, run):
     contact = env["res.partner"].create({"name": f"Chaos shared contact {run.round}"})
     return {"model": "res.partner", "table": "res_partner", "id": contact.id}
 
 
 def provoke_serialization(facts):
-    return {"kind": "concurrent", "model": facts["model"], "table": facts["table"], "id": facts["id"],
-            "values": {"name": "renamed by two people at once"}}
+    return {
+        "kind": "concurrent",
+        "model": facts["model"],
+        "table": facts["table"],
+        "id": facts["id"],
+        "values": {"name": "renamed by two people at once"},
+    }
 
 
 # -- ACCOUNT_SEQUENCE (critical) ------------------------------------------------
@@ -263,51 +299,134 @@ NUMBERING_CODE = "self_healing.chaos_numbering"
 def number_registrations(env):
     """The customer's nightly job: give the day's registration the next number of its sequence."""
     # Written the way such jobs usually are, the number drawn inline: a traceback shows this line.
-    env["ir.config_parameter"].create({"key": env["ir.sequence"].next_by_code("self_healing.chaos_numbering"), "value": "new"})
+    env["ir.config_parameter"].create(
+        {"key": env["ir.sequence"].next_by_code("self_healing.chaos_numbering"), "value": "new"}
+    )
 
 
 def inject_numbering(env, run):
     """Numbers up to SHC/0005 were imported from the old system; the sequence still says 3."""
     env["ir.sequence"].search([("code", "=", NUMBERING_CODE)]).unlink()
     faults.lag_numbering(env, prefix="SHC/", used=5, next_number=3)
-    cron = _scheduled_action(env, "number the day's registrations", "self_healing.chaos",
-                             "model._chaos_number_registrations()")
+    cron = _scheduled_action(
+        env, "number the day's registrations", "self_healing.chaos", "model._chaos_number_registrations()"
+    )
     return {"cron_id": cron.id}
 
 
-SCENARIOS = {scenario.name: scenario for scenario in (
-    Scenario("pkey_sequence_drift", "Primary-key sequence behind max(id) after a restore", "SEQ_PKEY_DRIFT",
-             "sequence_resync", inject_pkey_drift, provoke_pkey_drift),
-    Scenario("asset_bundle", "Generated asset bundle whose file vanished from the filestore", "ASSET_BUNDLE",
-             "asset_bundle_purge", inject_asset_bundle, provoke_asset_bundle),
-    Scenario("view_missing_field", "Database-only view naming a field that no longer exists",
-             "VIEW_FIELD_MISSING", "view_deactivate", inject_view_field, provoke_view_field, capture_level="WARNING",
-             notes="Odoo 18 renders the form without the field server-side; saving a view of the tree fails with "
-                   "a ValidationError, which odoo.http logs at WARNING."),
-    Scenario("saved_filter", "Saved filter whose domain names an uninstalled field", "INVALID_FIELD_DOMAIN",
-             "filter_deactivate", inject_saved_filter, provoke_saved_filter),
-    Scenario("missing_column", "Stored field without its column after a code update", "UNDEFINED_COLUMN",
-             "module_upgrade", inject_missing_column, provoke_missing_column),
-    Scenario("cron_deactivated", "Scheduled action switched off after a week of failures, cause gone",
-             "CRON_FAILURE", "cron_reactivate", inject_cron_deactivated, provoke_cron),
-    Scenario("mail_stuck", "Mail left in exception by a transient SMTP failure", "MAIL_DELIVERY",
-             "mail_retry", inject_mail_stuck, provoke_cron),
-    Scenario("module_stuck", "Module left 'to install': the scheduler skips the database", "CRON_FAILURE",
-             "module_state_reset", inject_module_stuck, provoke_cron, cleanup=cleanup_module_stuck,
-             notes="Odoo 18 only warns ('Skipping database ... because of modules to install/upgrade/remove') "
-                   "and skips every scheduled action of the database, the addon's own included. The capture "
-                   "keeps that warning at any capture level, and the scheduler stand-in "
-                   "(detection/standin.py) runs the addon's processing and healing jobs meanwhile."),
-    Scenario("manifest_invalid", "Custom addon manifest without license and with a 17.0 version",
-             "MANIFEST_INVALID", "manifest_fix", inject_manifest, provoke_manifest, capture_level="WARNING",
-             notes="Odoo 18 only warns about a missing license; an invalid version is logged at DEBUG."),
-    Scenario("serialization_failure", "Two transactions updating one row at once", "SERIALIZATION_FAILURE",
-             "transient_watch", inject_serialization, provoke_serialization),
-    Scenario("record_rule", "Record rule naming a field that no longer exists", "INVALID_FIELD_DOMAIN",
-             "rule_deactivate", inject_record_rule, provoke_record_rule, critical=True),
-    Scenario("numbering_sequence", "Business numbering sequence behind the numbers already used",
-             "ACCOUNT_SEQUENCE", "sequence_number_resync", inject_numbering, provoke_cron, critical=True),
-)}
+SCENARIOS = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario(
+            "pkey_sequence_drift",
+            "Primary-key sequence behind max(id) after a restore",
+            "SEQ_PKEY_DRIFT",
+            "sequence_resync",
+            inject_pkey_drift,
+            provoke_pkey_drift,
+        ),
+        Scenario(
+            "asset_bundle",
+            "Generated asset bundle whose file vanished from the filestore",
+            "ASSET_BUNDLE",
+            "asset_bundle_purge",
+            inject_asset_bundle,
+            provoke_asset_bundle,
+        ),
+        Scenario(
+            "view_missing_field",
+            "Database-only view naming a field that no longer exists",
+            "VIEW_FIELD_MISSING",
+            "view_deactivate",
+            inject_view_field,
+            provoke_view_field,
+            capture_level="WARNING",
+            notes="Odoo 18 renders the form without the field server-side; saving a view of the tree fails with "
+            "a ValidationError, which odoo.http logs at WARNING.",
+        ),
+        Scenario(
+            "saved_filter",
+            "Saved filter whose domain names an uninstalled field",
+            "INVALID_FIELD_DOMAIN",
+            "filter_deactivate",
+            inject_saved_filter,
+            provoke_saved_filter,
+        ),
+        Scenario(
+            "missing_column",
+            "Stored field without its column after a code update",
+            "UNDEFINED_COLUMN",
+            "module_upgrade",
+            inject_missing_column,
+            provoke_missing_column,
+        ),
+        Scenario(
+            "cron_deactivated",
+            "Scheduled action switched off after a week of failures, cause gone",
+            "CRON_FAILURE",
+            "cron_reactivate",
+            inject_cron_deactivated,
+            provoke_cron,
+        ),
+        Scenario(
+            "mail_stuck",
+            "Mail left in exception by a transient SMTP failure",
+            "MAIL_DELIVERY",
+            "mail_retry",
+            inject_mail_stuck,
+            provoke_cron,
+        ),
+        Scenario(
+            "module_stuck",
+            "Module left 'to install': the scheduler skips the database",
+            "CRON_FAILURE",
+            "module_state_reset",
+            inject_module_stuck,
+            provoke_cron,
+            cleanup=cleanup_module_stuck,
+            notes="Odoo 18 only warns ('Skipping database ... because of modules to install/upgrade/remove') "
+            "and skips every scheduled action of the database, the addon's own included. The capture "
+            "keeps that warning at any capture level, and the scheduler stand-in "
+            "(detection/standin.py) runs the addon's processing and healing jobs meanwhile.",
+        ),
+        Scenario(
+            "manifest_invalid",
+            "Custom addon manifest without license and with a 17.0 version",
+            "MANIFEST_INVALID",
+            "manifest_fix",
+            inject_manifest,
+            provoke_manifest,
+            capture_level="WARNING",
+            notes="Odoo 18 only warns about a missing license; an invalid version is logged at DEBUG.",
+        ),
+        Scenario(
+            "serialization_failure",
+            "Two transactions updating one row at once",
+            "SERIALIZATION_FAILURE",
+            "transient_watch",
+            inject_serialization,
+            provoke_serialization,
+        ),
+        Scenario(
+            "record_rule",
+            "Record rule naming a field that no longer exists",
+            "INVALID_FIELD_DOMAIN",
+            "rule_deactivate",
+            inject_record_rule,
+            provoke_record_rule,
+            critical=True,
+        ),
+        Scenario(
+            "numbering_sequence",
+            "Business numbering sequence behind the numbers already used",
+            "ACCOUNT_SEQUENCE",
+            "sequence_number_resync",
+            inject_numbering,
+            provoke_cron,
+            critical=True,
+        ),
+    )
+}
 
 
 def get(name):

@@ -127,13 +127,11 @@ class ConfidenceBreakdown:
 
     def explain(self):
         lines = [
-            f"Confidence {self.total:.3f} = match {self.match_score:.3f}"
-            f" x weighted evidence {self.weighted_sum:.3f}"
+            f"Confidence {self.total:.3f} = match {self.match_score:.3f} x weighted evidence {self.weighted_sum:.3f}"
         ]
         for term in self.terms:
             lines.append(
-                f"- {term.name}: {term.value:.3f} x {term.weight:.2f}"
-                f" = {term.contribution:.3f} ({term.detail})"
+                f"- {term.name}: {term.value:.3f} x {term.weight:.2f} = {term.contribution:.3f} ({term.detail})"
             )
         return "\n".join(lines)
 
@@ -175,9 +173,7 @@ def compute_confidence(inputs, weights=DEFAULT_WEIGHTS):
         _context_term(inputs.version_match, inputs.module_match, weights),
     )
     weighted_sum = min(1.0, sum(term.contribution for term in terms))
-    return ConfidenceBreakdown(
-        total=match * weighted_sum, match_score=match, weighted_sum=weighted_sum, terms=terms
-    )
+    return ConfidenceBreakdown(total=match * weighted_sum, match_score=match, weighted_sum=weighted_sum, terms=terms)
 
 
 def _support_term(count, weights):
@@ -211,27 +207,21 @@ def _success_rate_term(outcomes, now, prior_rate, weights):
 
 def _recency_term(outcomes, now, weights):
     if not outcomes:
-        return ConfidenceTerm(
-            "recency", weights.untried_recency, weights.recency, "never tried: neutral recency"
-        )
+        return ConfidenceTerm("recency", weights.untried_recency, weights.recency, "never tried: neutral recency")
     successes = [when for success, when in outcomes if success]
     if not successes:
         return ConfidenceTerm("recency", 0.0, weights.recency, "tried but never succeeded")
     latest = max(successes)
     age_days = max(0.0, (now - latest).total_seconds()) / SECONDS_PER_DAY
     value = decay((now - latest).total_seconds(), weights.recency_half_life_days)
-    return ConfidenceTerm(
-        "recency", value, weights.recency, f"last success {age_days:.1f} day(s) ago"
-    )
+    return ConfidenceTerm("recency", value, weights.recency, f"last success {age_days:.1f} day(s) ago")
 
 
 def _context_term(version_match, module_match, weights):
     version = _context_value(version_match, weights)
     module = _context_value(module_match, weights)
     value = (version + module) / 2.0
-    detail = (
-        f"Odoo version {_context_word(version_match)}, module {_context_word(module_match)}"
-    )
+    detail = f"Odoo version {_context_word(version_match)}, module {_context_word(module_match)}"
     return ConfidenceTerm("context", value, weights.context, detail)
 
 

@@ -55,13 +55,7 @@ class PolicySettings:
     critical_models: tuple = DEFAULT_CRITICAL_MODELS
 
     def __post_init__(self):
-        if not (
-            0.0
-            <= self.propose_threshold
-            <= self.notify_threshold
-            <= self.auto_fix_threshold
-            <= 1.0
-        ):
+        if not (0.0 <= self.propose_threshold <= self.notify_threshold <= self.auto_fix_threshold <= 1.0):
             raise ValueError("thresholds must satisfy 0 <= propose <= notify <= auto_fix <= 1")
         if self.autopilot not in AUTOPILOT_MODES:
             raise ValueError(f"autopilot must be one of {AUTOPILOT_MODES}, got {self.autopilot!r}")
@@ -176,17 +170,13 @@ def decide(
     if manual_fix and band != ALERT:
         if action in AUTOMATIC:
             action = PROPOSE
-        reasons.append(
-            "No registered auto-patch applies: at most a manual fix is proposed to a human."
-        )
+        reasons.append("No registered auto-patch applies: at most a manual fix is proposed to a human.")
 
     critical = critical_matches(guardrail_is_critical, touched_models, touched_modules, settings)
     if critical and action != ALERT:
         if action in AUTOMATIC:
             action = PROPOSE
-        reasons.append(
-            "Critical scope (" + ", ".join(critical) + "): a human must approve whatever the confidence."
-        )
+        reasons.append("Critical scope (" + ", ".join(critical) + "): a human must approve whatever the confidence.")
 
     if settings.autopilot == AUTOPILOT_OFF:
         if action != ALERT:
@@ -212,8 +202,7 @@ def decide(
         if action in AUTOMATIC:
             action = PROPOSE
         reasons.append(
-            f"Rate limit reached: {recent} auto-fixes in the last hour"
-            f" (at most {settings.max_auto_fixes_per_hour})."
+            f"Rate limit reached: {recent} auto-fixes in the last hour (at most {settings.max_auto_fixes_per_hour})."
         )
 
     if settings.dry_run and action in AUTOMATIC:
@@ -238,12 +227,10 @@ def _band_reason(confidence, band, settings):
     bounds = {
         AUTO_FIX: f">= {settings.auto_fix_threshold:.2f}: fix automatically",
         AUTO_FIX_NOTIFY: (
-            f"in [{settings.notify_threshold:.2f}, {settings.auto_fix_threshold:.2f}):"
-            " fix automatically and notify"
+            f"in [{settings.notify_threshold:.2f}, {settings.auto_fix_threshold:.2f}): fix automatically and notify"
         ),
         PROPOSE: (
-            f"in [{settings.propose_threshold:.2f}, {settings.notify_threshold:.2f}):"
-            " propose and wait for approval"
+            f"in [{settings.propose_threshold:.2f}, {settings.notify_threshold:.2f}): propose and wait for approval"
         ),
         ALERT: f"below {settings.propose_threshold:.2f}: alert only, no proposal",
     }

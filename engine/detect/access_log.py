@@ -7,7 +7,10 @@ spent in them and the remaining (Python) time, both in seconds with three
 decimals. A fourth field, the cursor mode, follows when a read replica is
 configured; ``- - -`` stands for a request without figures. A full line::
 
-    2024-05-01 10:00:00,123 4242 INFO mydb werkzeug: 127.0.0.1 - - [01/May/2024 10:00:00] "POST /web/dataset/call_kw/res.partner/web_search_read HTTP/1.1" 200 - 35 0.021 0.110
+    2024-05-01 10:00:00,123 4242 INFO mydb werkzeug: 127.0.0.1 - - [01/May/2024 10:00:00]
+    "POST /web/dataset/call_kw/res.partner/web_search_read HTTP/1.1" 200 - 35 0.021 0.110
+
+(one line in the log, wrapped here).
 
 The parser also accepts the line without the Odoo header (the record's
 message followed by its perf_info) and colour codes from a terminal log.
@@ -22,7 +25,8 @@ _ODOO_HEADER = re.compile(
 )
 _ACCESS = re.compile(
     r"(?P<remote_addr>\S+) - - \[(?P<request_time>[^\]]*)\] \"(?P<request>.*)\" (?P<status>\d{3}|-) (?P<size>\S+)"
-    r"(?: (?P<query_count>\d+|-) (?P<sql_time>\d+(?:\.\d+)?|-) (?P<python_time>-?\d+(?:\.\d+)?|-)(?: (?P<cursor_mode>\S+))?)?"
+    r"(?: (?P<query_count>\d+|-) (?P<sql_time>\d+(?:\.\d+)?|-)"
+    r" (?P<python_time>-?\d+(?:\.\d+)?|-)(?: (?P<cursor_mode>\S+))?)?"
     r"\s*"
 )
 

@@ -75,7 +75,7 @@ class FrameClassifier:
         normalized = path.replace("\\", "/")
         for root in self.addons_roots:
             if normalized.startswith(root):
-                module, _, relative = normalized[len(root):].partition("/")
+                module, _, relative = normalized[len(root) :].partition("/")
                 if module and relative:
                     return module, relative
         match = _ADDONS_FOLDER.search(normalized)

@@ -45,7 +45,10 @@ _DB_NOISE_LINE = re.compile(r"^(?:LINE \d+:.*\n[ \t]*\^[ \t]*$|LINE \d+:.*$|(?:Q
 # psycopg2 exception class that raises them, for log lines without a traceback.
 _DB_ERROR_CLASSES = (
     (re.compile(r"duplicate key value violates unique constraint"), "psycopg2.errors.UniqueViolation"),
-    (re.compile(r"column \S+ does not exist|column \S+ of relation \S+ does not exist"), "psycopg2.errors.UndefinedColumn"),
+    (
+        re.compile(r"column \S+ does not exist|column \S+ of relation \S+ does not exist"),
+        "psycopg2.errors.UndefinedColumn",
+    ),
     (re.compile(r"relation \S+ does not exist"), "psycopg2.errors.UndefinedTable"),
     (re.compile(r"null value in column .* violates not-null constraint"), "psycopg2.errors.NotNullViolation"),
     (re.compile(r"violates foreign key constraint"), "psycopg2.errors.ForeignKeyViolation"),
@@ -67,7 +70,9 @@ _DB_ERROR_CLASSES = (
 # lookbehinds after the first character instead of leading \b or lookbehinds.
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_UUID = re.compile(r"[0-9a-fA-F](?<!\w[0-9a-fA-F])[0-9a-fA-F]{7}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+_UUID = re.compile(
+    r"[0-9a-fA-F](?<!\w[0-9a-fA-F])[0-9a-fA-F]{7}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
 _TIMESTAMP = re.compile(
     r"\d(?<!\w\d)(?:"
     r"\d{3}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
@@ -78,7 +83,8 @@ _TIMESTAMP = re.compile(
 # PostgreSQL DETAIL: the column list names the constraint's columns (kept),
 # the value list is the offending row's data (masked).
 _DB_KEY_VALUES = re.compile(
-    r"Key \((?P<columns>.+?)\)=\((?P<values>.*)\)(?P<tail> already exists| is not present| is still referenced| conflicts)"
+    r"Key \((?P<columns>.+?)\)=\((?P<values>.*)\)"
+    r"(?P<tail> already exists| is not present| is still referenced| conflicts)"
 )
 _RECORD_IDS = r"(?:\d+|<NewId[^<>\n]*>|NewId_\w+)"
 _RECORDSET_HINT = re.compile(r"\((?:\d|<NewId|NewId_)")
@@ -90,12 +96,20 @@ _RECORDSET = re.compile(
 # identifier it belongs to: keep the identifier, mask the value. Each rule
 # runs only when its literal needle is in the text.
 _VALUE_SLOTS = (
-    ("invalid input", re.compile(r"(invalid input (?:syntax|value) for [^:\n]*: )(?:\"[^\"\n]*\"|'[^'\n]*')"), r"\1<value>"),
+    (
+        "invalid input",
+        re.compile(r"(invalid input (?:syntax|value) for [^:\n]*: )(?:\"[^\"\n]*\"|'[^'\n]*')"),
+        r"\1<value>",
+    ),
     ("invalid literal", re.compile(r"(invalid literal for \w+\(\) with base \d+: ).*"), r"\1<value>"),
     ("could not convert", re.compile(r"(could not convert string to \w+: ).*"), r"\1<value>"),
     ("Wrong value", re.compile(r"(Wrong value for [\w.]+: ).*"), r"\1<value>"),
     ("leaf (", re.compile(r"(leaf \((?:'[^'\n]*'|\"[^\"\n]*\"), (?:'[^'\n]*'|\"[^\"\n]*\"), ).*\)"), r"\1<value>)"),
-    ("term (", re.compile(r"(domain term \((?:'[^'\n]*'|\"[^\"\n]*\"), (?:'[^'\n]*'|\"[^\"\n]*\"), ).*\)"), r"\1<value>)"),
+    (
+        "term (",
+        re.compile(r"(domain term \((?:'[^'\n]*'|\"[^\"\n]*\"), (?:'[^'\n]*'|\"[^\"\n]*\"), ).*\)"),
+        r"\1<value>)",
+    ),
     ("Sorry, ", re.compile(r"(Sorry, ).+?( doesn't have)"), r"\1<user>\2"),
     ("\n- ", re.compile(r"^(- [^,\n]+, ).+( \([a-z][\w.]*: )", re.M), r"\1<record>\2"),
     ("company=", re.compile(r"(, company=)[^)\n]*\)"), r"\1<company>)"),
@@ -109,8 +123,28 @@ _QUOTED = re.compile(
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,79}(?:\.[A-Za-z_][A-Za-z0-9_]{0,79}){0,6}")
 # Domain operators are code, not data: ('x_foo', '=', 1) keeps its '='.
 _DOMAIN_OPERATORS = frozenset(
-    {"=", "!=", "<>", "<", ">", "<=", ">=", "=?", "=like", "=ilike", "like", "not like", "ilike", "not ilike",
-     "in", "not in", "child_of", "parent_of", "any", "not any"}
+    {
+        "=",
+        "!=",
+        "<>",
+        "<",
+        ">",
+        "<=",
+        ">=",
+        "=?",
+        "=like",
+        "=ilike",
+        "like",
+        "not like",
+        "ilike",
+        "not ilike",
+        "in",
+        "not in",
+        "child_of",
+        "parent_of",
+        "any",
+        "not any",
+    }
 )
 # A quoted name right after these words is the name of a job, not data.
 _NAMING_PREFIXES = ("Job ",)
@@ -162,7 +196,7 @@ def split_log_header(line):
     match = _LOG_HEADER.match(line)
     if not match:
         return None, line
-    return match.groupdict(), line[match.end():]
+    return match.groupdict(), line[match.end() :]
 
 
 def database_exception_type(message):
@@ -181,7 +215,7 @@ def _parse_section(section):
     if head_match is None:
         return ExceptionPart("", "", _FRAME.findall(section))
     frames = _FRAME.findall(section, 0, head_match.start())
-    exception_text = section[head_match.end():].rstrip()
+    exception_text = section[head_match.end() :].rstrip()
     first_line, _, rest = exception_text.partition("\n")
     head = _EXCEPTION_HEAD.fullmatch(first_line.rstrip())
     if head is None:

@@ -18,14 +18,19 @@ WINDOW = timedelta(seconds=5)
 
 
 def is_bad_query_line(signal):
-    return (signal.logger == SQL_LOGGER and not signal.traceback
-            and (signal.message or "").startswith(BAD_QUERY_PREFIX))
+    return signal.logger == SQL_LOGGER and not signal.traceback and (signal.message or "").startswith(BAD_QUERY_PREFIX)
 
 
 def _failure(signal, grouping):
     """What must be equal for two records to describe one failure: where, who, which process, what error."""
-    return (signal.dbname, signal.request_path, signal.uid, (signal.extra or {}).get("pid"),
-            grouping.exception_type, grouping.message_template)
+    return (
+        signal.dbname,
+        signal.request_path,
+        signal.uid,
+        (signal.extra or {}).get("pid"),
+        grouping.exception_type,
+        grouping.message_template,
+    )
 
 
 def pair_with_tracebacks(items, window=WINDOW):

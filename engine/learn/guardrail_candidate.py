@@ -42,16 +42,20 @@ def pattern_from_template(template):
 
 def next_learned_code(existing_codes):
     """The next free GR-LRN-nnn code."""
-    numbers = [int(code[len(LEARNED_PREFIX):]) for code in existing_codes
-               if code.startswith(LEARNED_PREFIX) and CODE_RE.match(code)]
+    numbers = [
+        int(code[len(LEARNED_PREFIX) :])
+        for code in existing_codes
+        if code.startswith(LEARNED_PREFIX) and CODE_RE.match(code)
+    ]
     number = max(numbers, default=0) + 1
     if number > 999:
         raise ValueError("no learned guardrail code left (GR-LRN-999 is taken)")
     return f"{LEARNED_PREFIX}{number:03d}"
 
 
-def candidate_entry(code, title, error_class, exception_type, message_template, problem, solution,
-                    module=None, odoo_version=None):
+def candidate_entry(
+    code, title, error_class, exception_type, message_template, problem, solution, module=None, odoo_version=None
+):
     """A guardrail dict in the library's format, built from one fixed incident."""
     short_type = (exception_type or "").rsplit(".", 1)[-1]
     pattern = pattern_from_template(message_template)

@@ -34,15 +34,20 @@ def window_figures(incidents, attempts, start, end):
     }
     human_ids = {row["id"] for row in seen if row["state"] in HUMAN_STATES}
     human_ids |= {
-        row["incident_id"] for row in window_attempts
+        row["incident_id"]
+        for row in window_attempts
         if row["mode"] in ("approved", "manual") or row["state"] in ("proposed", "rejected")
     }
     human_ids -= auto_fixed_ids
-    outcomes = [APPLIED_OUTCOMES[row["state"]] for row in window_attempts if row["state"] in APPLIED_OUTCOMES
-                and not row.get("dry_run")]
+    outcomes = [
+        APPLIED_OUTCOMES[row["state"]]
+        for row in window_attempts
+        if row["state"] in APPLIED_OUTCOMES and not row.get("dry_run")
+    ]
     repair_minutes = [
         (row["healed_at"] - row["first_seen"]).total_seconds() / 60.0
-        for row in seen if row["state"] == "healed" and row.get("healed_at") and row["healed_at"] >= row["first_seen"]
+        for row in seen
+        if row["state"] == "healed" and row.get("healed_at") and row["healed_at"] >= row["first_seen"]
     ]
     confidences = [row["confidence"] for row in seen if row.get("confidence")]
     return {

@@ -31,14 +31,29 @@ RISKS = ("low", "medium", "high")
 CODE_RE = re.compile(r"^GR-[A-Z]{2,5}-\d{3}$")
 
 REQUIRED_KEYS = (
-    "code", "error_class", "title", "signals", "root_cause", "fix_steps",
-    "autopatch", "risk", "critical", "scope", "odoo_versions",
-    "version_notes", "references",
+    "code",
+    "error_class",
+    "title",
+    "signals",
+    "root_cause",
+    "fix_steps",
+    "autopatch",
+    "risk",
+    "critical",
+    "scope",
+    "odoo_versions",
+    "version_notes",
+    "references",
 )
 OPTIONAL_KEYS = ("autopatch_params",)
 SIGNAL_KEYS = (
-    "exception_types", "all_patterns", "any_patterns", "negative_patterns",
-    "loggers", "modules", "capture_patterns",
+    "exception_types",
+    "all_patterns",
+    "any_patterns",
+    "negative_patterns",
+    "loggers",
+    "modules",
+    "capture_patterns",
 )
 PATTERN_KEYS = ("all_patterns", "any_patterns", "negative_patterns", "capture_patterns")
 
@@ -59,11 +74,10 @@ AUTOPATCHES = {
     "asset_bundle_purge": AutopatchSpec(frozenset({"ASSET_BUNDLE"})),
     # A view is named by id or name, or found from the missing field (with its model, checked by the patch).
     "view_deactivate": AutopatchSpec(
-        frozenset({"VIEW_FIELD_MISSING", "XPATH_NOT_FOUND"}), one_of=("view_name", "view_id", "field")),
-    "filter_deactivate": AutopatchSpec(
-        frozenset({"INVALID_FIELD_DOMAIN"}), required=("model", "field")),
-    "rule_deactivate": AutopatchSpec(
-        frozenset({"INVALID_FIELD_DOMAIN"}), required=("model", "field"), critical=True),
+        frozenset({"VIEW_FIELD_MISSING", "XPATH_NOT_FOUND"}), one_of=("view_name", "view_id", "field")
+    ),
+    "filter_deactivate": AutopatchSpec(frozenset({"INVALID_FIELD_DOMAIN"}), required=("model", "field")),
+    "rule_deactivate": AutopatchSpec(frozenset({"INVALID_FIELD_DOMAIN"}), required=("model", "field"), critical=True),
     "module_upgrade": AutopatchSpec(frozenset({"UNDEFINED_COLUMN"}), required=("table", "column")),
     "cron_reactivate": AutopatchSpec(frozenset({"CRON_FAILURE"}), one_of=("cron_name", "cron_id")),
     "module_state_reset": AutopatchSpec(frozenset({"CRON_FAILURE"})),
@@ -71,14 +85,18 @@ AUTOPATCHES = {
     "manifest_fix": AutopatchSpec(frozenset({"MANIFEST_INVALID"}), required=("module",)),
     "transient_watch": AutopatchSpec(frozenset({"SERIALIZATION_FAILURE", "LOCK_NOT_AVAILABLE"})),
     "sequence_number_resync": AutopatchSpec(
-        frozenset({"ACCOUNT_SEQUENCE"}), required=("model", "field"), one_of=("sequence_code", "sequence_id"),
-        critical=True),
+        frozenset({"ACCOUNT_SEQUENCE"}),
+        required=("model", "field"),
+        one_of=("sequence_code", "sequence_id"),
+        critical=True,
+    ),
 }
 
 # Accounting, payments and security always need a human's approval.
 CRITICAL_CLASSES = frozenset({"ACCESS_ERROR", "ACCOUNT_SEQUENCE"})
 CRITICAL_MODEL_RE = re.compile(
-    r"^(?:account\.|payment\.|res\.users$|res\.users\.|res\.groups$|ir\.model\.access$|ir\.rule$)")
+    r"^(?:account\.|payment\.|res\.users$|res\.users\.|res\.groups$|ir\.model\.access$|ir\.rule$)"
+)
 CRITICAL_MODULE_RE = re.compile(r"^(?:account|payment)(?:_|$)")
 
 
@@ -170,8 +188,8 @@ def _load_cached(guardrail_dir, classes_file):
         for guardrail in _load_file(file, classes):
             if guardrail.code in by_code:
                 raise LibraryError(
-                    f"{file.name}: {guardrail.code}: code already used in "
-                    f"{by_code[guardrail.code].source_file}")
+                    f"{file.name}: {guardrail.code}: code already used in {by_code[guardrail.code].source_file}"
+                )
             by_code[guardrail.code] = guardrail
             guardrails.append(guardrail)
     if not guardrails:
@@ -316,7 +334,8 @@ def _autopatch(entry, signals, fail):
     autopatch = entry["autopatch"]
     params = entry.get("autopatch_params", {})
     if not isinstance(params, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and v for k, v in params.items()):
+        isinstance(k, str) and isinstance(v, str) and v for k, v in params.items()
+    ):
         fail("autopatch_params must map names to group names or constants")
     if autopatch is None:
         if params:
@@ -362,8 +381,10 @@ def library_from_entries(entries, classes=None, source="database"):
     for index, entry in enumerate(entries):
         error_class = entry.get("error_class") if isinstance(entry, dict) else None
         if error_class not in classes or error_class == CATCH_ALL_CLASS:
-            raise LibraryError(f"{source}: {entry.get('code') if isinstance(entry, dict) else index}: "
-                               f"error_class must be a known class other than {CATCH_ALL_CLASS}")
+            raise LibraryError(
+                f"{source}: {entry.get('code') if isinstance(entry, dict) else index}: "
+                f"error_class must be a known class other than {CATCH_ALL_CLASS}"
+            )
         guardrail = _build(entry, source, error_class, index)
         if guardrail.code in by_code:
             raise LibraryError(f"{source}: {guardrail.code}: code used twice")

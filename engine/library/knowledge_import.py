@@ -22,8 +22,16 @@ from ..library.guardrails import CODE_RE
 
 # Every column a file may carry; the others are ignored and reported once.
 FIELDS = (
-    "key", "title", "problem", "solution", "url", "odoo_versions", "tags", "source",
-    "error_class", "guardrail",
+    "key",
+    "title",
+    "problem",
+    "solution",
+    "url",
+    "odoo_versions",
+    "tags",
+    "source",
+    "error_class",
+    "guardrail",
 )
 REQUIRED = ("title", "problem")
 # Sources an import may claim; human fixes and the website_forum bridge are
@@ -33,8 +41,13 @@ DEFAULT_SOURCE = "import"
 FORMATS = ("jsonl", "csv")
 
 MAX_LENGTH = {
-    "key": 255, "title": 300, "problem": 100_000, "solution": 100_000, "url": 2048,
-    "tag": 64, "guardrail": 20,
+    "key": 255,
+    "title": 300,
+    "problem": 100_000,
+    "solution": 100_000,
+    "url": 2048,
+    "tag": 64,
+    "guardrail": 20,
 }
 VERSION_RE = re.compile(r"^(?:saas[~-])?\d{1,2}\.\d{1,2}$")
 URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
@@ -183,7 +196,8 @@ def _csv_records(text):
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
         raise ImportFileError(
-            f"line 1: the header lacks the column(s) {', '.join(missing)} (found: {', '.join(columns)})")
+            f"line 1: the header lacks the column(s) {', '.join(missing)} (found: {', '.join(columns)})"
+        )
     duplicated = sorted({name for name in columns if name and columns.count(name) > 1})
     if duplicated:
         raise ImportFileError(f"line 1: column(s) named twice: {', '.join(duplicated)}")
@@ -221,8 +235,7 @@ def validate_record(record, line=0, classes=None, sources=IMPORT_SOURCES):
         raise InvalidRow(f"url must start with http:// or https:// ({url[:80]!r})")
     explicit_key = _text(record, "key").strip()
     key = explicit_key or url or content_key(title, problem)
-    for name, value in (("key", key), ("title", title), ("problem", problem), ("solution", solution),
-                        ("url", url)):
+    for name, value in (("key", key), ("title", title), ("problem", problem), ("solution", solution), ("url", url)):
         if len(value) > MAX_LENGTH[name]:
             raise InvalidRow(f"{name} is longer than {MAX_LENGTH[name]} characters")
     versions = _list(record, "odoo_versions", _LIST_SEPARATORS)
@@ -243,21 +256,37 @@ def validate_record(record, line=0, classes=None, sources=IMPORT_SOURCES):
     if guardrail and not CODE_RE.match(guardrail):
         raise InvalidRow(f"guardrail {guardrail!r} is not a guardrail code such as GR-SEQ-001")
     given = {
-        "key": explicit_key, "title": title, "problem": problem, "solution": solution, "url": url,
-        "odoo_versions": versions, "tags": tags, "source": _text(record, "source").strip(),
-        "error_class": error_class, "guardrail": guardrail,
+        "key": explicit_key,
+        "title": title,
+        "problem": problem,
+        "solution": solution,
+        "url": url,
+        "odoo_versions": versions,
+        "tags": tags,
+        "source": _text(record, "source").strip(),
+        "error_class": error_class,
+        "guardrail": guardrail,
     }
     provided = frozenset(name for name, value in given.items() if value)
     return KnowledgeRow(
-        line=line, key=key, title=title, problem=problem, solution=solution, url=url,
-        odoo_versions=versions, tags=tags, source=source, error_class=error_class, guardrail=guardrail,
+        line=line,
+        key=key,
+        title=title,
+        problem=problem,
+        solution=solution,
+        url=url,
+        odoo_versions=versions,
+        tags=tags,
+        source=source,
+        error_class=error_class,
+        guardrail=guardrail,
         provided=provided,
     )
 
 
 def content_key(title, problem):
     """The key of a row that has neither key nor url: stable for the same title and problem."""
-    digest = hashlib.sha1(f"{title}\n{problem}".encode("utf-8")).hexdigest()[:20]
+    digest = hashlib.sha1(f"{title}\n{problem}".encode()).hexdigest()[:20]
     return f"content:{digest}"
 
 
@@ -276,8 +305,9 @@ def _list(record, name, separators):
         return ()
     if isinstance(value, str):
         items = separators.split(value)
-    elif isinstance(value, list) and all(isinstance(item, (str, int, float)) and not isinstance(item, bool)
-                                         for item in value):
+    elif isinstance(value, list) and all(
+        isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in value
+    ):
         items = [str(item) for item in value]
     else:
         raise InvalidRow(f"{name} must be a list of texts or a comma-separated text")

@@ -134,8 +134,7 @@ def read_answer(diagnosis, text, offered, error_classes=None):
     )
     if diagnosis.missing_params:
         diagnosis.dropped.append(
-            f"auto-patch {diagnosis.autopatch} lacks required parameter(s): "
-            + ", ".join(diagnosis.missing_params)
+            f"auto-patch {diagnosis.autopatch} lacks required parameter(s): " + ", ".join(diagnosis.missing_params)
         )
     return diagnosis
 
@@ -143,9 +142,7 @@ def read_answer(diagnosis, text, offered, error_classes=None):
 def _ask_anthropic(api_key, model, prompt, base_url, timeout, max_retries, max_tokens):
     import anthropic
 
-    client = anthropic.Anthropic(
-        api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
-    )
+    client = anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
     try:
         message = client.messages.create(
             model=model,

@@ -245,8 +245,7 @@ class _Candidate:
 class _PreparedGuardrail:
     """A guardrail with the literal pieces its patterns need, for the prefilter."""
 
-    __slots__ = ("guardrail", "all", "any", "negative", "types", "type_literals",
-                 "module_markers")
+    __slots__ = ("guardrail", "all", "any", "negative", "types", "type_literals", "module_markers")
 
     def __init__(self, guardrail):
         signals = guardrail.signals
@@ -256,8 +255,7 @@ class _PreparedGuardrail:
         self.negative = tuple(_with_literal(p) for p in signals.negative_patterns)
         self.types = frozenset(signals.exception_types)
         self.type_literals = tuple(t.lower() for t in signals.exception_types)
-        self.module_markers = tuple(
-            (module, (f"addons.{module}.", f"/{module}/")) for module in signals.modules)
+        self.module_markers = tuple((module, (f"addons.{module}.", f"/{module}/")) for module in signals.modules)
 
     def keys(self):
         """Literals of which at least one must be in a text for this guardrail to match, or None."""
@@ -383,7 +381,7 @@ def _capture(match, captures):
 
 def _snippet(match, limit=90):
     text = " ".join(match.group(0).split())
-    return repr(text if len(text) <= limit else text[:limit - 3] + "...")
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 class Classifier:
@@ -438,13 +436,14 @@ class Classifier:
             return Classification(UNKNOWN, None, 0.0, ("no guardrail matched",))
         candidates.sort(key=lambda c: (-c.score, -c.matched_patterns, c.guardrail.code))
         best = candidates[0]
-        rival = next((c for c in candidates[1:]
-                      if c.guardrail.error_class != best.guardrail.error_class), None)
-        evidence = [f"{best.guardrail.code} ({best.guardrail.error_class}) scored "
-                    f"{best.score:.2f} on {best.evidence_kind}"] + best.evidence
+        rival = next((c for c in candidates[1:] if c.guardrail.error_class != best.guardrail.error_class), None)
+        evidence = [
+            f"{best.guardrail.code} ({best.guardrail.error_class}) scored {best.score:.2f} on {best.evidence_kind}"
+        ] + best.evidence
         if rival is not None:
-            evidence.append(f"runner-up {rival.guardrail.code} ({rival.guardrail.error_class}) "
-                            f"scored {rival.score:.2f}")
+            evidence.append(
+                f"runner-up {rival.guardrail.code} ({rival.guardrail.error_class}) scored {rival.score:.2f}"
+            )
         if best.score < MIN_SCORE:
             evidence.append(f"abstained: best score under {MIN_SCORE}")
             return Classification(UNKNOWN, None, 0.0, tuple(evidence))

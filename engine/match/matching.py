@@ -142,17 +142,26 @@ def combine(classification, neighbours, settings=DEFAULT_SETTINGS, guardrail_cla
         guardrail, error_class = classification.guardrail, classification.error_class
         score, signal = float(classification.confidence), "rules"
         params = dict(classification.params)
-        evidence.append({
-            "signal": "rules", "guardrail": guardrail, "error_class": error_class,
-            "confidence": score, "detail": list(classification.evidence),
-        })
+        evidence.append(
+            {
+                "signal": "rules",
+                "guardrail": guardrail,
+                "error_class": error_class,
+                "confidence": score,
+                "detail": list(classification.evidence),
+            }
+        )
         conflict = _conflict(neighbours, error_class, settings)
         if conflict is not None:
             score *= settings.conflict_factor
-            evidence.append({
-                "signal": "conflict", "neighbour": conflict.as_json(), "factor": settings.conflict_factor,
-                "detail": f"a solved case {conflict.similarity:.2f} similar names {conflict.label}",
-            })
+            evidence.append(
+                {
+                    "signal": "conflict",
+                    "neighbour": conflict.as_json(),
+                    "factor": settings.conflict_factor,
+                    "detail": f"a solved case {conflict.similarity:.2f} similar names {conflict.label}",
+                }
+            )
     else:
         params = {}
         evidence.append({"signal": "rules_abstained", "detail": list(classification.evidence)})
@@ -162,17 +171,25 @@ def combine(classification, neighbours, settings=DEFAULT_SETTINGS, guardrail_cla
         else:
             guardrail, error_class, score, voters, share = suggestion
             signal = "vector"
-            evidence.append({
-                "signal": "vector", "guardrail": guardrail, "error_class": error_class,
-                "share": round(share, 4), "cap": settings.suggestion_cap,
-                "neighbours": [voter.as_json() for voter in voters],
-            })
+            evidence.append(
+                {
+                    "signal": "vector",
+                    "guardrail": guardrail,
+                    "error_class": error_class,
+                    "share": round(share, 4),
+                    "cap": settings.suggestion_cap,
+                    "neighbours": [voter.as_json() for voter in voters],
+                }
+            )
     supporters = [n for n in neighbours if _supports(n, error_class, settings)]
     if neighbours:
-        evidence.append({
-            "signal": "knowledge", "kb_support": len(supporters),
-            "supporting": [n.as_json() for n in supporters[: settings.neighbours_kept]],
-        })
+        evidence.append(
+            {
+                "signal": "knowledge",
+                "kb_support": len(supporters),
+                "supporting": [n.as_json() for n in supporters[: settings.neighbours_kept]],
+            }
+        )
     return MatchResult(
         guardrail=guardrail,
         error_class=error_class,

@@ -10,10 +10,30 @@ even when the domain cannot be evaluated at all.
 import ast
 from dataclasses import dataclass
 
-LEAF_OPERATORS = frozenset({
-    "=", "!=", "<>", "<", "<=", ">", ">=", "=?", "=like", "=ilike", "like", "not like",
-    "ilike", "not ilike", "in", "not in", "child_of", "parent_of", "any", "not any",
-})
+LEAF_OPERATORS = frozenset(
+    {
+        "=",
+        "!=",
+        "<>",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "=?",
+        "=like",
+        "=ilike",
+        "like",
+        "not like",
+        "ilike",
+        "not ilike",
+        "in",
+        "not in",
+        "child_of",
+        "parent_of",
+        "any",
+        "not any",
+    }
+)
 # Their right-hand side is a domain on the comodel of the path.
 SUBDOMAIN_OPERATORS = frozenset({"any", "not any"})
 

@@ -23,7 +23,7 @@ def version_is_valid(version, series):
     if not isinstance(version, str):
         return False
     if version != series and version.startswith(series + "."):
-        version = version[len(series) + 1:]
+        version = version[len(series) + 1 :]
     return re.fullmatch(r"\d+\.\d+(?:\.\d+)?", version) is not None
 
 
@@ -31,7 +31,7 @@ def normalized_version(version, series):
     """``<series>.x.y.z`` keeping the module's own numbers where there are some."""
     text = str(version or "")
     if text.startswith(series + "."):
-        text = text[len(series) + 1:]
+        text = text[len(series) + 1 :]
     elif _SERIES_PREFIX_RE.match(text) and len(_NUMBERS_RE.findall(text)) > 3:
         # "17.0.1.2.3": the first two numbers are another series, not the module's.
         text = _SERIES_PREFIX_RE.sub("", text, count=1)
@@ -123,14 +123,14 @@ def _line_offsets(text):
 def _index(text, offsets, lineno, col_offset):
     # ast columns count UTF-8 bytes, not characters.
     line_start = offsets[lineno - 1]
-    line = text[line_start:offsets[lineno] if lineno < len(offsets) else len(text)]
+    line = text[line_start : offsets[lineno] if lineno < len(offsets) else len(text)]
     return line_start + len(line.encode("utf-8")[:col_offset].decode("utf-8", errors="ignore"))
 
 
 def _quote_of(text, offsets, node):
     first_key = node.keys[0]
     start = _index(text, offsets, first_key.lineno, first_key.col_offset)
-    return '"' if text[start:start + 1] == '"' else "'"
+    return '"' if text[start : start + 1] == '"' else "'"
 
 
 def _license_insertion(text, offsets, node, quote, license_literal):
@@ -147,7 +147,7 @@ def _license_insertion(text, offsets, node, quote, license_literal):
             return position, position, f" {entry},"
         return after_last, after_last, f", {entry}"
     key_start = _index(text, offsets, last_key.lineno, last_key.col_offset)
-    indent = text[offsets[last_key.lineno - 1]:key_start]
+    indent = text[offsets[last_key.lineno - 1] : key_start]
     if indent.strip():
         indent = "    "
     if comma >= 0:

@@ -283,9 +283,13 @@ def _pgvector_knn(cr, table, column, layout, query, k, where_sql, params, backen
     # after the read gives the caller its own settings back. In autocommit, a
     # short transaction of our own does the same.
     autocommit = _in_autocommit(cr)
-    opening, closing = ("BEGIN", "ROLLBACK") if autocommit else (
-        "SAVEPOINT self_healing_knn",
-        "ROLLBACK TO SAVEPOINT self_healing_knn; RELEASE SAVEPOINT self_healing_knn",
+    opening, closing = (
+        ("BEGIN", "ROLLBACK")
+        if autocommit
+        else (
+            "SAVEPOINT self_healing_knn",
+            "ROLLBACK TO SAVEPOINT self_healing_knn; RELEASE SAVEPOINT self_healing_knn",
+        )
     )
     statement = "; ".join([opening, *settings, select])
     try:
@@ -335,9 +339,7 @@ def _data_version(cr, table, column):
     # sees a transaction with an older id committing late). It reads the
     # narrow heap only: the arrays themselves stay in TOAST.
     quoted_array = _quoted(_array_column(column))
-    cr.execute(
-        f"SELECT count(*), sum(xmin::text::bigint) FROM {_quoted(table)} WHERE {quoted_array} IS NOT NULL"
-    )
+    cr.execute(f"SELECT count(*), sum(xmin::text::bigint) FROM {_quoted(table)} WHERE {quoted_array} IS NOT NULL")
     return tuple(cr.fetchone())
 
 
@@ -379,9 +381,7 @@ def _read_vectors(cr, table, column, dimension, ids):
 def _refreshed(cr, table, column, dimension, version, previous):
     """The matrix at ``version``, re-reading only rows added or changed since ``previous``."""
     quoted_array = _quoted(_array_column(column))
-    cr.execute(
-        f"SELECT id, xmin::text::bigint FROM {_quoted(table)} WHERE {quoted_array} IS NOT NULL ORDER BY id"
-    )
+    cr.execute(f"SELECT id, xmin::text::bigint FROM {_quoted(table)} WHERE {quoted_array} IS NOT NULL ORDER BY id")
     listing = numpy.asarray(cr.fetchall(), dtype=numpy.int64).reshape(-1, 2)
     ids, row_versions = listing[:, 0].copy(), listing[:, 1].copy()
     rows = numpy.zeros((len(ids), dimension), dtype=numpy.float32)

@@ -52,7 +52,9 @@ def test_replica_cursor_mode_and_decoded_spaces_in_path():
 
 
 def test_other_lines_are_not_access_lines():
-    assert parse_access_line("2024-05-01 10:00:00,123 4242 INFO mydb odoo.modules.loading: loading 1 modules...") is None
+    assert (
+        parse_access_line("2024-05-01 10:00:00,123 4242 INFO mydb odoo.modules.loading: loading 1 modules...") is None
+    )
     assert parse_access_line("") is None
     assert parse_access_line("127.0.0.1 - - [x] not a request") is None
 

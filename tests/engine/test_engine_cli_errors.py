@@ -17,8 +17,9 @@ from selfhealing_cli.errors import UsageError  # noqa: E402
 
 
 def run(*args, env=None):
-    result = subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=120,
-                            env=dict(os.environ, **(env or {})))
+    result = subprocess.run(
+        [*COMMAND, *args], capture_output=True, text=True, timeout=120, env=dict(os.environ, **(env or {}))
+    )
     return result.returncode, result.stdout, result.stderr
 
 
@@ -73,8 +74,9 @@ def test_unknown_benchmark():
     assert_one_line_error(code, err, "no benchmark named nonexistent")
 
 
-@pytest.mark.skipif(not os.environ.get("SELF_HEALING_TEST_PG_DSN"),
-                    reason="needs the PostgreSQL that bin/self-healing test provides")
+@pytest.mark.skipif(
+    not os.environ.get("SELF_HEALING_TEST_PG_DSN"), reason="needs the PostgreSQL that bin/self-healing test provides"
+)
 def test_database_without_the_addon_is_refused_and_kept():
     import psycopg2
 

@@ -61,9 +61,7 @@ def test_one_success_never_reaches_0_9_whatever_the_other_terms():
     for match, support, version, module, age, prior in itertools.product(
         matches, supports, contexts, contexts, ages, priors
     ):
-        total = score(
-            match, support, successes(1, age), version, module, prior_success_rate=prior
-        ).total
+        total = score(match, support, successes(1, age), version, module, prior_success_rate=prior).total
         highest = max(highest, total)
         assert total < 0.9
     # The best case is still well short of auto-fix.
@@ -83,12 +81,7 @@ def test_many_successes_do_reach_0_9_and_beat_few():
 def test_recent_failures_outweigh_old_successes():
     old_good_recent_bad = score(outcomes=successes(10, days_ago=365) + failures(10))
     old_bad_recent_good = score(outcomes=failures(10, days_ago=365) + successes(10))
-    assert (
-        old_bad_recent_good.term("success_rate").value
-        > 0.6
-        > 0.2
-        > old_good_recent_bad.term("success_rate").value
-    )
+    assert old_bad_recent_good.term("success_rate").value > 0.6 > 0.2 > old_good_recent_bad.term("success_rate").value
     # Same counts without decay would give both the same rate; decay is what separates them.
     assert old_bad_recent_good.total > old_good_recent_bad.total + 0.2
 
@@ -146,9 +139,7 @@ def test_breakdown_is_explained_and_serialisable():
     data = breakdown.as_dict()
     assert set(data["terms"]) == {"support", "success_rate", "recency", "context"}
     assert sum(term["weight"] for term in data["terms"].values()) == pytest.approx(1.0)
-    assert data["total"] == pytest.approx(
-        0.9 * sum(term["contribution"] for term in data["terms"].values()), abs=1e-5
-    )
+    assert data["total"] == pytest.approx(0.9 * sum(term["contribution"] for term in data["terms"].values()), abs=1e-5)
     text = breakdown.explain()
     assert text.startswith(f"Confidence {breakdown.total:.3f} = match 0.900")
     assert "3/4 succeeded" in text

@@ -92,7 +92,9 @@ def test_offline_vectors_have_the_dimension_and_unit_length():
 
 def test_offline_vectors_are_the_same_in_another_process():
     text = KNOWN_FAULTS["pkey"]
-    script = "import json; from engine.similar import embed; print(json.dumps(embed.get_provider().embed([%r])[0]))" % text
+    script = (
+        "import json; from engine.similar import embed; print(json.dumps(embed.get_provider().embed([%r])[0]))" % text
+    )
     outputs = []
     for seed in ("1", "2"):
         # A different string-hash seed per process: only a stable hash survives it.
@@ -219,7 +221,11 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
         if self.path != "/v1/embeddings":
             return self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
         if authorization != "Bearer test-key":
-            error = {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}
+            error = {
+                "message": "Incorrect API key provided",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
             return self._send(401, {"error": error})
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         if "sleep" in inputs:
@@ -290,7 +296,7 @@ def test_openai_dimensions_and_float_answers(openai_server, requests_seen):
         "openai", api_key="test-key", base_url=openai_server, model="text-embedding-3-large", dimensions=16
     )
     assert provider.dimension == 16
-    (vector,) = provider.embed(["UndefinedTable: relation \"pos_config\" does not exist"])
+    (vector,) = provider.embed(['UndefinedTable: relation "pos_config" does not exist'])
     assert requests_seen[0]["body"]["dimensions"] == 16
     assert vector == pytest.approx(expected(requests_seen[0]["body"]["input"][0], 16), abs=1e-6)
 

@@ -52,7 +52,7 @@ LINE 1: SELECT "res_partner"."id", "res_partner"."{column}" FROM "res_partner" W
 
 
 def pkey(**values):
-    defaults = dict(line=50, name="Azure Interior", record_id=11063, constraint="res_partner_pkey")
+    defaults = {"line": 50, "name": "Azure Interior", "record_id": 11063, "constraint": "res_partner_pkey"}
     defaults.update(values)
     return PKEY_TRACEBACK.format(**defaults)
 
@@ -64,8 +64,7 @@ def test_same_fault_with_other_ids_values_and_lines_shares_a_fingerprint():
     assert len(first.fingerprint) == 40 and int(first.fingerprint, 16) >= 0
     assert first.exception_type == "psycopg2.errors.UniqueViolation"
     assert first.message_template == (
-        'duplicate key value violates unique constraint "res_partner_pkey"\n'
-        "DETAIL: Key (id)=(<value>) already exists."
+        'duplicate key value violates unique constraint "res_partner_pkey"\nDETAIL: Key (id)=(<value>) already exists.'
     )
 
 
@@ -186,7 +185,7 @@ def test_during_handling_chain_is_parsed_into_both_exceptions():
 
 def test_bad_query_log_line_groups_like_a_database_error():
     record = (
-        "bad query: b'INSERT INTO \"res_partner\" (\"id\", \"name\") VALUES (11063, \\'Azure\\')'\n"
+        'bad query: b\'INSERT INTO "res_partner" ("id", "name") VALUES (11063, \\\'Azure\\\')\'\n'
         'ERROR: duplicate key value violates unique constraint "res_partner_pkey"\n'
         "DETAIL:  Key (id)=(11063) already exists.\n"
     )
@@ -202,7 +201,9 @@ def test_messages_without_traceback_are_grouped_per_logger():
     cron = fp.fingerprint(text, logger="odoo.addons.base.models.ir_cron")
     same = fp.fingerprint(text.replace("(12)", "(13)"), logger="odoo.addons.base.models.ir_cron")
     other_logger = fp.fingerprint(text, logger="odoo.addons.other.thing")
-    other_job = fp.fingerprint(text.replace("Mail: Email", "Stock: Scheduler"), logger="odoo.addons.base.models.ir_cron")
+    other_job = fp.fingerprint(
+        text.replace("Mail: Email", "Stock: Scheduler"), logger="odoo.addons.base.models.ir_cron"
+    )
     assert cron.fingerprint == same.fingerprint
     assert cron.fingerprint != other_logger.fingerprint
     assert cron.fingerprint != other_job.fingerprint
@@ -230,7 +231,9 @@ def test_business_errors_by_name_qualified_or_not():
     assert fp.is_business_error(grouping("odoo.exceptions.AccessDenied: Access Denied"))
     assert fp.is_business_error(grouping("odoo.exceptions.RedirectWarning: Configure your journals"))
     assert not fp.is_business_error(grouping("odoo.exceptions.AccessError: You are not allowed to access 'Contact'"))
-    assert not fp.is_business_error(grouping("odoo.exceptions.MissingError: Record does not exist or has been deleted."))
+    assert not fp.is_business_error(
+        grouping("odoo.exceptions.MissingError: Record does not exist or has been deleted.")
+    )
     assert not fp.is_business_error(grouping("ValueError: Expected singleton: res.partner(1, 2)"))
     assert not fp.is_business_error(grouping("a message without any exception"))
     # Configurable: qualified names match exactly, bare names match the last component.
@@ -271,7 +274,7 @@ def test_odoo_log_header_and_colours_are_stripped():
 
 
 def test_truncated_traceback_without_exception_line_still_groups():
-    text = "Something broke\nTraceback (most recent call last):\n  File \"/opt/odoo/addons/x_mod/a.py\", line 3, in f\n"
+    text = 'Something broke\nTraceback (most recent call last):\n  File "/opt/odoo/addons/x_mod/a.py", line 3, in f\n'
     grouping = fp.fingerprint(text)
     assert grouping.message_template == "Something broke"
     assert grouping.module == "x_mod"
@@ -279,32 +282,23 @@ def test_truncated_traceback_without_exception_line_still_groups():
 
 def test_message_template_masks_values_and_keeps_identifiers():
     cases = {
-        "Invalid field res.partner.x_foo in leaf ('x_foo', '=', 'Azure Interior')":
-            "Invalid field res.partner.x_foo in leaf ('x_foo', '=', <value>)",
+        "Invalid field res.partner.x_foo in leaf ('x_foo', '=', 'Azure Interior')": "Invalid field res.partner.x_foo in leaf ('x_foo', '=', <value>)",
         "Invalid field 'x_foo' on model 'res.partner'": "Invalid field 'x_foo' on model 'res.partner'",
         'Field "x_foo" does not exist in model "res.partner"': 'Field "x_foo" does not exist in model "res.partner"',
         "Expected singleton: res.partner(12, 14, 15)": "Expected singleton: res.partner(<ids>)",
-        "Record does not exist or has been deleted.\n(Record: res.partner(5,), User: 2)":
-            "Record does not exist or has been deleted.\n(Record: res.partner(<ids>), User: <n>)",
-        "External ID not found in the system: my_module.action_foo":
-            "External ID not found in the system: my_module.action_foo",
+        "Record does not exist or has been deleted.\n(Record: res.partner(5,), User: 2)": "Record does not exist or has been deleted.\n(Record: res.partner(<ids>), User: <n>)",
+        "External ID not found in the system: my_module.action_foo": "External ID not found in the system: my_module.action_foo",
         'relation "x_custom_table" does not exist': 'relation "x_custom_table" does not exist',
         'invalid input syntax for type integer: "abc"': "invalid input syntax for type integer: <value>",
         "Wrong value for res.partner.type: 'foo'": "Wrong value for res.partner.type: <value>",
-        "[Errno 2] No such file or directory: '/var/lib/odoo/filestore/prod/d7/d764a1b2c3d4e5f607182'":
-            "[Errno <n>] No such file or directory: '<path>'",
-        "[Errno 2] No such file or directory: '/opt/odoo/addons/web/static/src/x.js'":
-            "[Errno <n>] No such file or directory: 'web/static/src/x.js'",
-        "while parsing /mnt/extra-addons/my_mod/views/partner_views.xml:12, somewhere inside":
-            "while parsing my_mod/views/partner_views.xml:<n>, somewhere inside",
-        "mail to john.doe@example.com at 2024-05-01 10:00:00 via https://smtp.example.com:465/x?a=1":
-            "mail to <email> at <ts> via <url>",
-        "token 123e4567-e89b-12d3-a456-426614174000 object at 0x7f3a2b1c4d50 hash d764a1b2c3d4":
-            "token <uuid> object at <hex> hash <hex>",
+        "[Errno 2] No such file or directory: '/var/lib/odoo/filestore/prod/d7/d764a1b2c3d4e5f607182'": "[Errno <n>] No such file or directory: '<path>'",
+        "[Errno 2] No such file or directory: '/opt/odoo/addons/web/static/src/x.js'": "[Errno <n>] No such file or directory: 'web/static/src/x.js'",
+        "while parsing /mnt/extra-addons/my_mod/views/partner_views.xml:12, somewhere inside": "while parsing my_mod/views/partner_views.xml:<n>, somewhere inside",
+        "mail to john.doe@example.com at 2024-05-01 10:00:00 via https://smtp.example.com:465/x?a=1": "mail to <email> at <ts> via <url>",
+        "token 123e4567-e89b-12d3-a456-426614174000 object at 0x7f3a2b1c4d50 hash d764a1b2c3d4": "token <uuid> object at <hex> hash <hex>",
         "column res_partner.x_studio_field21 does not exist": "column res_partner.x_studio_field21 does not exist",
         "ids 1234567 and 123456789": "ids <n> and <n>",
-        "Sorry, Mitchell Admin (id=2) doesn't have 'read' access to:\n- Contact, Azure Interior (res.partner: 14)":
-            "Sorry, <user> doesn't have 'read' access to:\n- Contact, <record> (res.partner: <n>)",
+        "Sorry, Mitchell Admin (id=2) doesn't have 'read' access to:\n- Contact, Azure Interior (res.partner: 14)": "Sorry, <user> doesn't have 'read' access to:\n- Contact, <record> (res.partner: <n>)",
         "sequence number (INV/2024/00012) isn't aligned": "sequence number (INV/<n>/<n>) isn't aligned",
         "KeyError: 'Sale Order'": "KeyError: '<str>'",
     }

@@ -11,8 +11,10 @@ from engine.library.knowledge_import import ImportFileError, parse_file
 ADDON_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ADDON_ROOT / "data" / "knowledge_import.schema.json"
 
-PKEY_PROBLEM = ('psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint '
-                '"res_partner_pkey"\nDETAIL:  Key (id)=(4821) already exists.')
+PKEY_PROBLEM = (
+    "psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint "
+    '"res_partner_pkey"\nDETAIL:  Key (id)=(4821) already exists.'
+)
 
 
 def jsonl(*objects):
@@ -21,10 +23,19 @@ def jsonl(*objects):
 
 def test_jsonl_good_and_bad_rows_with_their_line_numbers():
     content = jsonl(
-        {"key": "t-1", "title": "Partner creation fails after restore", "problem": PKEY_PROBLEM,
-         "solution": "Reset the sequence with setval.", "url": "https://www.odoo.com/forum/help-1/1",
-         "odoo_versions": ["17.0", "18.0"], "tags": "postgres, sequence", "source": "forum",
-         "error_class": "seq_pkey_drift", "guardrail": "gr-seq-001", "votes": 12},
+        {
+            "key": "t-1",
+            "title": "Partner creation fails after restore",
+            "problem": PKEY_PROBLEM,
+            "solution": "Reset the sequence with setval.",
+            "url": "https://www.odoo.com/forum/help-1/1",
+            "odoo_versions": ["17.0", "18.0"],
+            "tags": "postgres, sequence",
+            "source": "forum",
+            "error_class": "seq_pkey_drift",
+            "guardrail": "gr-seq-001",
+            "votes": 12,
+        },
         "",
         "{not json",
         {"key": "t-2", "title": "No problem text"},
@@ -77,7 +88,9 @@ def test_csv_with_multiline_cells_reports_the_line_where_a_row_starts():
     assert parsed.rows[0].odoo_versions == ("17.0", "18.0")
     assert parsed.rows[1].problem == "line one\nline two"
     assert [(error.line, error.reason) for error in parsed.errors] == [
-        (5, "problem is missing"), (6, "7 values for 6 columns")]
+        (5, "problem is missing"),
+        (6, "7 values for 6 columns"),
+    ]
 
 
 def test_tab_separated_and_format_sniffed_from_content():

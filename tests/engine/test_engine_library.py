@@ -29,8 +29,16 @@ def test_shipped_library_is_large_and_covers_every_class(shipped):
 
 
 def test_frequent_classes_have_several_guardrails(shipped):
-    for code in ("SEQ_PKEY_DRIFT", "UNIQUE_VIOLATION_OTHER", "UNDEFINED_COLUMN", "INVALID_FIELD_DOMAIN",
-                 "ACCESS_ERROR", "CRON_FAILURE", "MAIL_DELIVERY", "VIEW_FIELD_MISSING"):
+    for code in (
+        "SEQ_PKEY_DRIFT",
+        "UNIQUE_VIOLATION_OTHER",
+        "UNDEFINED_COLUMN",
+        "INVALID_FIELD_DOMAIN",
+        "ACCESS_ERROR",
+        "CRON_FAILURE",
+        "MAIL_DELIVERY",
+        "VIEW_FIELD_MISSING",
+    ):
         assert len(shipped.for_class(code)) >= 2, code
 
 
@@ -143,23 +151,28 @@ def test_a_good_custom_library_loads(tmp_path):
     assert loaded.by_code["GR-TST-001"].autopatch_params == {"table": "table"}
 
 
-@pytest.mark.parametrize("entry,expected", [
-    (variant(signals__all_patterns=["(unclosed"]), "bad regex"),
-    (variant(autopatch="drop_database"), "unknown autopatch"),
-    (variant(autopatch="view_deactivate", autopatch_params={}), "does not apply to SEQ_PKEY_DRIFT"),
-    (variant(signals__all_patterns=[r'"\w+_pkey"'], autopatch_params={}), "needs ['table']"),
-    (variant(error_class="UNDEFINED_COLUMN"), "does not match its file"),
-    (variant(risk="extreme"), "risk must be one of"),
-    (variant(fix_steps=[]), "at least one step"),
-    (variant(root_cause=...), "missing keys ['root_cause']"),
-    (variant(colour="red"), "unknown keys ['colour']"),
-    (variant(code="seq-1"), "code must look like"),
-    (variant(odoo_versions=["12.0"]), "odoo_versions"),
-    (variant(signals__exception_types=[], signals__all_patterns=[], autopatch=None, autopatch_params={}),
-     "need an exception type or a pattern"),
-    (variant(signals__sql=["SELECT 1"]), "unknown signal keys ['sql']"),
-    (variant(scope={"models": ["account.move"], "modules": []}), "must be critical=true"),
-])
+@pytest.mark.parametrize(
+    "entry,expected",
+    [
+        (variant(signals__all_patterns=["(unclosed"]), "bad regex"),
+        (variant(autopatch="drop_database"), "unknown autopatch"),
+        (variant(autopatch="view_deactivate", autopatch_params={}), "does not apply to SEQ_PKEY_DRIFT"),
+        (variant(signals__all_patterns=[r'"\w+_pkey"'], autopatch_params={}), "needs ['table']"),
+        (variant(error_class="UNDEFINED_COLUMN"), "does not match its file"),
+        (variant(risk="extreme"), "risk must be one of"),
+        (variant(fix_steps=[]), "at least one step"),
+        (variant(root_cause=...), "missing keys ['root_cause']"),
+        (variant(colour="red"), "unknown keys ['colour']"),
+        (variant(code="seq-1"), "code must look like"),
+        (variant(odoo_versions=["12.0"]), "odoo_versions"),
+        (
+            variant(signals__exception_types=[], signals__all_patterns=[], autopatch=None, autopatch_params={}),
+            "need an exception type or a pattern",
+        ),
+        (variant(signals__sql=["SELECT 1"]), "unknown signal keys ['sql']"),
+        (variant(scope={"models": ["account.move"], "modules": []}), "must be critical=true"),
+    ],
+)
 def test_malformed_entries_name_file_and_code(tmp_path, entry, expected):
     message = load_error(tmp_path, {"SEQ_PKEY_DRIFT.json": [entry]})
     assert message.startswith("SEQ_PKEY_DRIFT.json: ")
@@ -183,8 +196,9 @@ def test_critical_autopatch_requires_critical_flag(tmp_path):
 
 
 def test_autopatch_params_it_requires_must_be_given(tmp_path):
-    entry = variant(error_class="ACCOUNT_SEQUENCE", autopatch="sequence_number_resync", autopatch_params={},
-                    critical=True)
+    entry = variant(
+        error_class="ACCOUNT_SEQUENCE", autopatch="sequence_number_resync", autopatch_params={}, critical=True
+    )
     message = load_error(tmp_path, {"ACCOUNT_SEQUENCE.json": [entry]})
     assert "GR-TST-001" in message and "model" in message
 

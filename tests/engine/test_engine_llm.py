@@ -124,7 +124,7 @@ def test_injected_log_text_stays_inside_the_data_block(server, provider):
     closing = user.index(f"</incident_data-{opening.group(1)}>")
     assert opening.end() < user.index(INJECTION) < closing
     # The block is JSON: the log text is a value inside it, not free text.
-    block = json.loads(user[opening.end():closing])
+    block = json.loads(user[opening.end() : closing])
     assert INJECTION in block["traceback"]
 
 
@@ -238,9 +238,7 @@ def test_answer_fields_are_checked():
     assert len(diagnosis.explanation) == 2000
     assert len(diagnosis.dropped) == 3
 
-    closed = read_answer(
-        Diagnosis("openai", "m"), json.dumps(GOOD_ANSWER), offered, error_classes={"ASSET_BUNDLE"}
-    )
+    closed = read_answer(Diagnosis("openai", "m"), json.dumps(GOOD_ANSWER), offered, error_classes={"ASSET_BUNDLE"})
     assert closed.error_class is None
     assert "error_class dropped: SEQ_PKEY_DRIFT is not a known class" in closed.dropped
 

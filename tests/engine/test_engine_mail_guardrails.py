@@ -8,8 +8,8 @@ fix can become automatic); permanent refusals never may.
 
 import pytest
 
-from engine.match.classifier import Classifier
 from engine.library.guardrails import load_library
+from engine.match.classifier import Classifier
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +24,16 @@ def autopatch_of():
 
 TRANSIENT = [
     # The greeting of a provider in an outage, as smtplib raises it on connect.
-    ("Mail delivery failed (mail_smtp): 421 b'4.3.2 smtp.example.com ESMTP service not available, "
-     "try again later'", "GR-MAIL-007"),
+    (
+        "Mail delivery failed (mail_smtp): 421 b'4.3.2 smtp.example.com ESMTP service not available, try again later'",
+        "GR-MAIL-007",
+    ),
     # A 4xx during the session, wrapped by ir.mail_server.send_email.
-    ("Mail delivery failed (unknown): Mail delivery failed via SMTP server 'smtp.example.com'. "
-     "SMTPDataError: (451, b'4.3.0 Temporary local problem, try again later')", "GR-MAIL-007"),
+    (
+        "Mail delivery failed (unknown): Mail delivery failed via SMTP server 'smtp.example.com'. "
+        "SMTPDataError: (451, b'4.3.0 Temporary local problem, try again later')",
+        "GR-MAIL-007",
+    ),
     ("Mail delivery failed (mail_smtp): 111 Connection refused", "GR-MAIL-003"),
     ("Mail delivery failed (mail_smtp): timed out", "GR-MAIL-003"),
     ("Mail delivery failed (mail_smtp): -3 Temporary failure in name resolution", "GR-MAIL-003"),

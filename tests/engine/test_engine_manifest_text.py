@@ -6,7 +6,7 @@ from engine.patching import manifest_text
 
 SERIES = "18.0"
 
-MISSING_LICENSE = '''# -*- coding: utf-8 -*-
+MISSING_LICENSE = """# -*- coding: utf-8 -*-
 # Keep this comment, and the odd "quotes".
 {
     "name": "Custom Thing",   # a comment, with a comma
@@ -16,7 +16,7 @@ MISSING_LICENSE = '''# -*- coding: utf-8 -*-
         "views/thing.xml",
     ]
 }
-'''
+"""
 
 
 def test_license_inserted_after_last_entry_and_nothing_else_changes():
@@ -40,8 +40,13 @@ def test_one_line_manifest():
 
 @pytest.mark.parametrize(
     "bad, good",
-    [("17.0.1.2.3", "18.0.1.2.3"), ("1.0", "18.0.1.0.0"), ("v2", "18.0.2.0.0"),
-     ("18.0.1.2.3.4", "18.0.1.2.3"), ("beta", "18.0.1.0.0")],
+    [
+        ("17.0.1.2.3", "18.0.1.2.3"),
+        ("1.0", "18.0.1.0.0"),
+        ("v2", "18.0.2.0.0"),
+        ("18.0.1.2.3.4", "18.0.1.2.3"),
+        ("beta", "18.0.1.0.0"),
+    ],
 )
 def test_bad_version_replaced_in_place(bad, good):
     text = "{\n    'name': 'x',  # é accent before\n    'version': '%s',\n    'license': 'LGPL-3',\n}\n" % bad

@@ -2,21 +2,30 @@
 
 import pytest
 
-from engine.match import classifier
-from engine.match import matching
-from engine.match.classifier import Classification
 from engine.library.error_classes import UNKNOWN
+from engine.match import classifier, matching
+from engine.match.classifier import Classification
 from engine.match.matching import GUARDRAIL, KNOWLEDGE, MatchSettings, Neighbour, combine
 
-PKEY = ('psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint "sale_order_pkey"\n'
-        "DETAIL:  Key (id)=(1187) already exists.")
+PKEY = (
+    'psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint "sale_order_pkey"\n'
+    "DETAIL:  Key (id)=(1187) already exists."
+)
 GUARDRAIL_CLASSES = {"GR-SEQ-001": "SEQ_PKEY_DRIFT", "GR-SEQ-002": "SEQ_PKEY_DRIFT", "GR-COL-001": "UNDEFINED_COLUMN"}
 ABSTAINED = Classification(UNKNOWN, None, 0.0, ("no guardrail matched",))
 
 
 def entry(id, similarity, error_class=None, guardrail=None, inferred=None, solved=True):
-    return Neighbour(KNOWLEDGE, id, similarity, f"entry {id}", guardrail=guardrail, error_class=error_class,
-                     inferred_class=inferred, solved=solved)
+    return Neighbour(
+        KNOWLEDGE,
+        id,
+        similarity,
+        f"entry {id}",
+        guardrail=guardrail,
+        error_class=error_class,
+        inferred_class=inferred,
+        solved=solved,
+    )
 
 
 def rule(id, similarity, code):
@@ -100,6 +109,14 @@ def test_result_json_round_trips():
     result = combine(classifier.classify(PKEY), [entry(1, 0.7, error_class="SEQ_PKEY_DRIFT")])
     data = result.as_json()
     assert data["guardrail"] == "GR-SEQ-001" and data["kb_support"] == 1
-    assert data["neighbours"] == [{"kind": "knowledge", "id": 1, "title": "entry 1", "similarity": 0.7,
-                                   "error_class": "SEQ_PKEY_DRIFT", "solved": True}]
+    assert data["neighbours"] == [
+        {
+            "kind": "knowledge",
+            "id": 1,
+            "title": "entry 1",
+            "similarity": 0.7,
+            "error_class": "SEQ_PKEY_DRIFT",
+            "solved": True,
+        }
+    ]
     assert matching.MatchResult(**{**data, "neighbours": (), "evidence": ()}).matched

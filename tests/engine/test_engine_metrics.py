@@ -8,15 +8,24 @@ NOW = datetime(2026, 11, 25, 12, 0)
 def incident(id_, state, days_ago, healed_after_min=None, confidence=0.0):
     first_seen = NOW - timedelta(days=days_ago)
     return {
-        "id": id_, "state": state, "first_seen": first_seen, "last_seen": first_seen,
+        "id": id_,
+        "state": state,
+        "first_seen": first_seen,
+        "last_seen": first_seen,
         "healed_at": first_seen + timedelta(minutes=healed_after_min) if healed_after_min is not None else None,
         "confidence": confidence,
     }
 
 
 def attempt(incident_id, mode, state, days_ago, guardrail="GR-SEQ-001"):
-    return {"incident_id": incident_id, "mode": mode, "state": state, "guardrail": guardrail,
-            "created": NOW - timedelta(days=days_ago), "dry_run": False}
+    return {
+        "incident_id": incident_id,
+        "mode": mode,
+        "state": state,
+        "guardrail": guardrail,
+        "created": NOW - timedelta(days=days_ago),
+        "dry_run": False,
+    }
 
 
 def test_window_figures_match_the_design_definitions():

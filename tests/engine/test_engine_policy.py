@@ -16,8 +16,16 @@ NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 AUTO = PolicySettings(autopilot="auto")
 
 
-def run(confidence, settings=AUTO, critical=False, models=("sale.order",), modules=("sale",),
-        fixes=(), failures=0, has_autopatch=True):
+def run(
+    confidence,
+    settings=AUTO,
+    critical=False,
+    models=("sale.order",),
+    modules=("sale",),
+    fixes=(),
+    failures=0,
+    has_autopatch=True,
+):
     return decide(
         confidence=confidence,
         guardrail_is_critical=critical,

@@ -14,9 +14,13 @@ def test_readme_is_rendered_from_the_fragments():
 
 
 def test_markdown_constructs():
-    rst = "\n".join(readme.markdown_to_rst(
-        "# Title\n\nRun `bin/self-healing test` and see [docs](https://example.org).\n\n"
-        "- one\n- two\n\n```bash\necho hi\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n", level_offset=1))
+    rst = "\n".join(
+        readme.markdown_to_rst(
+            "# Title\n\nRun `bin/self-healing test` and see [docs](https://example.org).\n\n"
+            "- one\n- two\n\n```bash\necho hi\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+            level_offset=1,
+        )
+    )
     assert "Title\n~~~~~" in rst
     assert "``bin/self-healing test``" in rst
     assert "`docs <https://example.org>`_" in rst
@@ -28,6 +32,7 @@ def test_readme_is_valid_restructuredtext():
     import docutils.core
 
     docutils.core.publish_string(
-        (ADDON_ROOT / "README.rst").read_text(), writer_name="null",
+        (ADDON_ROOT / "README.rst").read_text(),
+        writer_name="null",
         settings_overrides={"report_level": 2, "halt_level": 2},
     )

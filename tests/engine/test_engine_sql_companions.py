@@ -6,11 +6,15 @@ from engine.detect.sql_companions import pair_with_tracebacks
 
 AT = datetime(2026, 11, 25, 16, 40, 33, tzinfo=timezone.utc)
 PATH = "/web/dataset/call_kw/res.partner.title/web_search_read"
-ERROR = ("column res_partner_title.shortcut does not exist\n"
-         'LINE 1: SELECT "res_partner_title"."id", "res_partner_title"."shortc...\n'
-         "                                         ^\n")
-BAD_QUERY = ("bad query: b'SELECT \"res_partner_title\".\"id\", \"res_partner_title\".\"shortcut\" "
-             "FROM \"res_partner_title\" LIMIT 80'\nERROR: " + ERROR)
+ERROR = (
+    "column res_partner_title.shortcut does not exist\n"
+    'LINE 1: SELECT "res_partner_title"."id", "res_partner_title"."shortc...\n'
+    "                                         ^\n"
+)
+BAD_QUERY = (
+    'bad query: b\'SELECT "res_partner_title"."id", "res_partner_title"."shortcut" '
+    'FROM "res_partner_title" LIMIT 80\'\nERROR: ' + ERROR
+)
 TRACEBACK = (
     "Traceback (most recent call last):\n"
     '  File "/opt/odoo/odoo/models.py", line 4164, in _fetch_query\n'
@@ -22,15 +26,32 @@ TRACEBACK = (
 
 
 def line(at=AT, **values):
-    data = dict(source="log", logger="odoo.sql_db", message=BAD_QUERY, dbname="prod", uid=2, request_path=PATH,
-                occurred_at=at, extra={"pid": 14514})
+    data = {
+        "source": "log",
+        "logger": "odoo.sql_db",
+        "message": BAD_QUERY,
+        "dbname": "prod",
+        "uid": 2,
+        "request_path": PATH,
+        "occurred_at": at,
+        "extra": {"pid": 14514},
+    }
     data.update(values)
     return Signal(**data)
 
 
 def traceback(at=AT + timedelta(milliseconds=5), **values):
-    data = dict(source="log", logger="odoo.http", message="Exception during request handling.", traceback=TRACEBACK,
-                dbname="prod", uid=2, request_path=PATH, occurred_at=at, extra={"pid": 14514})
+    data = {
+        "source": "log",
+        "logger": "odoo.http",
+        "message": "Exception during request handling.",
+        "traceback": TRACEBACK,
+        "dbname": "prod",
+        "uid": 2,
+        "request_path": PATH,
+        "occurred_at": at,
+        "extra": {"pid": 14514},
+    }
     data.update(values)
     return Signal(**data)
 

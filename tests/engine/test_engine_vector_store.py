@@ -19,8 +19,7 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 
-from engine.similar import embed
-from engine.similar import vector_store
+from engine.similar import embed, vector_store
 
 ADDON_ROOT = Path(__file__).resolve().parents[2]
 DIMENSION = 128

@@ -17,16 +17,21 @@ import shutil
 import tempfile
 import threading
 
-import odoo.addons
 from odoo import api
-from odoo.addons.base.models.ir_cron import CompletionStatus
 from odoo.tests import HttpCase
 
-from .. import faults
-from .. import scenarios
-from ..smtp import LocalSMTPServer
+import odoo.addons
+from odoo.addons.base.models.ir_cron import CompletionStatus
 from odoo.addons.self_healing.detection import capture
-from odoo.addons.self_healing.tests.test_detection_common import SERVER_LEVELS, CommittedState, committed_env, logger_levels
+from odoo.addons.self_healing.tests.test_detection_common import (
+    SERVER_LEVELS,
+    CommittedState,
+    committed_env,
+    logger_levels,
+)
+
+from .. import faults, scenarios
+from ..smtp import LocalSMTPServer
 
 WARNING_LEVELS = dict(SERVER_LEVELS, **{"odoo.modules.module": logging.WARNING})
 
@@ -123,8 +128,9 @@ class ChaosScenarioCase(HttpCase):
         scenario = scenarios.get(name)
         incidents = self.run_scenario(name, committed=committed)
         found = incidents.filtered(lambda incident: incident.error_class == scenario.error_class)
-        self.assertTrue(found, f"{name}: no {scenario.error_class} incident among "
-                               f"{[(i.error_class, i.name) for i in incidents]}")
+        self.assertTrue(
+            found, f"{name}: no {scenario.error_class} incident among {[(i.error_class, i.name) for i in incidents]}"
+        )
         patches = set(found.guardrail_id.mapped("autopatch_code"))
         self.assertIn(scenario.autopatch, patches, f"{name}: matched {found.guardrail_id.mapped('code')}")
         return found.filtered(lambda incident: incident.guardrail_id.autopatch_code == scenario.autopatch)
@@ -147,10 +153,17 @@ class ChaosScenarioCase(HttpCase):
             raise ValueError(f"{kind} provocations need real concurrent transactions: see the serialization test")
 
     def json_call(self, model, method, args, kwargs):
-        payload = {"jsonrpc": "2.0", "method": "call", "id": 1,
-                   "params": {"model": model, "method": method, "args": args, "kwargs": kwargs}}
-        response = self.url_open(f"/web/dataset/call_kw/{model}/{method}", data=json.dumps(payload),
-                                 headers={"Content-Type": "application/json"})
+        payload = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": 1,
+            "params": {"model": model, "method": method, "args": args, "kwargs": kwargs},
+        }
+        response = self.url_open(
+            f"/web/dataset/call_kw/{model}/{method}",
+            data=json.dumps(payload),
+            headers={"Content-Type": "application/json"},
+        )
         return response.json()
 
     def scheduler_blocked(self):
@@ -184,10 +197,12 @@ class ChaosScenarioCase(HttpCase):
         except Exception as exc:  # noqa: BLE001 - the job's failure is the provocation
             error = exc
         self.env.flush_all()
-        self.env.cr.execute("SELECT id, cron_name, failure_count, first_failure_date, active FROM ir_cron "
-                            "WHERE id = %s", [cron.id])
+        self.env.cr.execute(
+            "SELECT id, cron_name, failure_count, first_failure_date, active FROM ir_cron WHERE id = %s", [cron.id]
+        )
         job = self.env.cr.dictfetchone()
         self.env["ir.cron"].sudo()._update_failure_count(
-            job, CompletionStatus.FAILED if error else CompletionStatus.FULLY_DONE)
+            job, CompletionStatus.FAILED if error else CompletionStatus.FULLY_DONE
+        )
         self.env.invalidate_all()
         return error

@@ -11,10 +11,10 @@ import psycopg2.errors
 from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.self_healing.autopatches import runner
-from .. import faults
-from .. import scenarios
-from .test_chaos_common import ChaosScenarioCase, captured_signals
 from odoo.addons.self_healing.tests.test_detection_common import CommittedState
+
+from .. import faults, scenarios
+from .test_chaos_common import ChaosScenarioCase, captured_signals
 
 
 @tagged("post_install", "-at_install")
@@ -39,8 +39,9 @@ class TestChaosScenarios(ChaosScenarioCase):
 
     def test_view_missing_field_only_warns(self):
         incident = self.assert_scenario_detected("view_missing_field")
-        self.assertIn('Field "x_self_healing_ghost" does not exist in model "res.partner.title"',
-                      incident.sample_traceback)
+        self.assertIn(
+            'Field "x_self_healing_ghost" does not exist in model "res.partner.title"', incident.sample_traceback
+        )
         from odoo.addons.self_healing.autopatches import runner
 
         # Odoo's message names neither the view's id nor its name, only the field and its model:
@@ -51,8 +52,9 @@ class TestChaosScenarios(ChaosScenarioCase):
         broken = self.env["ir.ui.view"].search([("name", "=", "self_healing chaos customisation")])
         ok, reason = runner.check(self.env, "view_deactivate", {"model": params["model"], "field": params["field"]})
         self.assertTrue(ok, reason)
-        self.assertEqual(reason, f'view #{broken.id}: Field "{faults.GHOST_FIELD}" does not exist in model '
-                                 '"res.partner.title"')
+        self.assertEqual(
+            reason, f'view #{broken.id}: Field "{faults.GHOST_FIELD}" does not exist in model "res.partner.title"'
+        )
 
     def test_saved_filter(self):
         incident = self.assert_scenario_detected("saved_filter")
@@ -64,8 +66,11 @@ class TestChaosScenarios(ChaosScenarioCase):
 
     def test_cron_deactivated(self):
         incident = self.assert_scenario_detected("cron_deactivated")
-        cron = self.env["ir.cron"].with_context(active_test=False).search(
-            [("cron_name", "=", scenarios.CRON_PREFIX + "check the outgoing mail server")])
+        cron = (
+            self.env["ir.cron"]
+            .with_context(active_test=False)
+            .search([("cron_name", "=", scenarios.CRON_PREFIX + "check the outgoing mail server")])
+        )
         self.assertFalse(cron.active, "Odoo switched the job off after its fifth failure in a week")
         self.assertEqual(int(incident.match_evidence["params"]["cron_id"]), cron.id)
         self.assertEqual(self.smtp.refused, 1, "the outage lasted one connection")
@@ -115,7 +120,8 @@ class TestChaosScenarios(ChaosScenarioCase):
         self.assertTrue(scheduler_standin.wait_idle(dbname, 120))
         with committed_env(dbname) as env:
             occurrence = env["self_healing.occurrence"].search(
-                [("message", "=", SCHEDULER_BLOCKED_FORMAT % dbname)], order="id desc", limit=1)
+                [("message", "=", SCHEDULER_BLOCKED_FORMAT % dbname)], order="id desc", limit=1
+            )
             self.assertEqual(occurrence.level, "WARNING")
             incident = occurrence.incident_id
             self.assertEqual(incident.error_class, scenario.error_class)
@@ -135,8 +141,10 @@ class TestChaosScenarios(ChaosScenarioCase):
         incident = self.assert_scenario_detected("numbering_sequence")
         self.assertTrue(incident.guardrail_id.critical)
         params = incident.match_evidence["params"]
-        self.assertEqual((params["model"], params["field"], params["sequence_code"]),
-                         ("ir.config_parameter", "key", scenarios.NUMBERING_CODE))
+        self.assertEqual(
+            (params["model"], params["field"], params["sequence_code"]),
+            ("ir.config_parameter", "key", scenarios.NUMBERING_CODE),
+        )
 
 
 @tagged("post_install", "-at_install")

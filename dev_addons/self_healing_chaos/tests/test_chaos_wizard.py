@@ -1,9 +1,10 @@
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from odoo.addons.self_healing.tests.common import SelfHealingCase
+
 from .. import names, scenarios
 from ..wizards import chaos as chaos_wizard
-from odoo.addons.self_healing.tests.common import SelfHealingCase
 from .test_chaos_common import mark_for_chaos
 
 
@@ -41,8 +42,9 @@ class TestChaosWizard(SelfHealingCase):
         self.assertEqual([entry["name"] for entry in catalog], list(scenarios.SCENARIOS))
         # The command checks --only against this list before Odoo runs.
         self.assertEqual([entry["name"] for entry in catalog], list(names.SCENARIO_NAMES))
-        self.assertEqual(sorted(entry["name"] for entry in catalog if entry["critical"]),
-                         ["numbering_sequence", "record_rule"])
+        self.assertEqual(
+            sorted(entry["name"] for entry in catalog if entry["critical"]), ["numbering_sequence", "record_rule"]
+        )
         self.assertEqual(len(catalog), 12)
 
     def test_capture_level_follows_the_scenario_and_comes_back(self):

@@ -11,9 +11,10 @@ from pathlib import Path
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from .. import scenarios
 from odoo.addons.self_healing.detection import installer
 from odoo.addons.self_healing.detection import settings as detection_settings
+
+from .. import scenarios
 
 _logger = logging.getLogger(__name__)
 
@@ -56,9 +57,13 @@ class SelfHealingChaos(models.TransientModel):
     @api.model
     def _check_chaos_allowed(self):
         if not self._chaos_allowed():
-            raise UserError(_(
-                "This database is not marked for chaos: faults are only injected into the database that "
-                "`self-healing chaos` creates (system parameter %s).", scenarios.CHAOS_ALLOWED_PARAM))
+            raise UserError(
+                _(
+                    "This database is not marked for chaos: faults are only injected into the database that "
+                    "`self-healing chaos` creates (system parameter %s).",
+                    scenarios.CHAOS_ALLOWED_PARAM,
+                )
+            )
         if not self.env.user.has_group("self_healing.group_self_healing_manager"):
             raise UserError(_("Only Self-Healing managers inject chaos scenarios."))
 
@@ -90,7 +95,8 @@ class SelfHealingChaos(models.TransientModel):
         self.write({"facts": facts, "provocation": scenario.provocation(facts)})
         _logger.info("chaos: injected %s (round %s): %s", scenario.name, self.round_number, facts)
         return {
-            "type": "ir.actions.client", "tag": "display_notification",
+            "type": "ir.actions.client",
+            "tag": "display_notification",
             "params": {"title": _("Fault injected"), "message": scenario.title, "type": "warning"},
         }
 
@@ -143,18 +149,40 @@ class SelfHealingChaos(models.TransientModel):
         params = self.env["ir.config_parameter"].sudo()
         for key, value in CHAOS_SETTINGS.items():
             params.set_param(key, value)
-        server = self.env["ir.mail_server"].sudo().create({
-            "name": "Chaos SMTP (127.0.0.1)", "smtp_host": "127.0.0.1", "smtp_port": smtp_port,
-            "smtp_encryption": "none", "from_filter": "example.com", "sequence": 1,
-        })
+        server = (
+            self.env["ir.mail_server"]
+            .sudo()
+            .create(
+                {
+                    "name": "Chaos SMTP (127.0.0.1)",
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": smtp_port,
+                    "smtp_encryption": "none",
+                    "from_filter": "example.com",
+                    "sequence": 1,
+                }
+            )
+        )
         params.set_param(scenarios.MAIL_SERVER_PARAM, str(server.id))
         params.set_param(scenarios.ADDONS_PATH_PARAM, addons_path)
-        self.env["res.users"].sudo().with_context(no_reset_password=True).create({
-            "name": "Chaos Approver", "login": APPROVER_LOGIN, "password": approver_password,
-            "email": "approver@example.com",
-            "groups_id": [(6, 0, [self.env.ref("base.group_user").id,
-                                  self.env.ref("self_healing.group_self_healing_approver").id])],
-        })
+        self.env["res.users"].sudo().with_context(no_reset_password=True).create(
+            {
+                "name": "Chaos Approver",
+                "login": APPROVER_LOGIN,
+                "password": approver_password,
+                "email": "approver@example.com",
+                "groups_id": [
+                    (
+                        6,
+                        0,
+                        [
+                            self.env.ref("base.group_user").id,
+                            self.env.ref("self_healing.group_self_healing_approver").id,
+                        ],
+                    )
+                ],
+            }
+        )
         Entry = self.env["self_healing.knowledge.entry"].sudo()
         summary = Entry._import_knowledge_file(KNOWLEDGE_FIXTURE.read_bytes(), filename=KNOWLEDGE_FIXTURE.name)
         # Embedded now rather than by the hourly job: the first scenario already needs the vectors.
