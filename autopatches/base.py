@@ -63,6 +63,12 @@ def for_error_class(error_class):
     return [_REGISTRY[code] for code in codes() if error_class in _REGISTRY[code].error_classes]
 
 
+def watches_only(code):
+    """True when ``code`` names a registered patch that only watches (see ``AutoPatch.watch_only``)."""
+    patch = _REGISTRY.get(code)
+    return bool(patch and patch.watch_only)
+
+
 def describe_all():
     """Every registered patch as plain data (for the LLM menu, the library check, the UI)."""
     return {code: _REGISTRY[code].describe() for code in codes()}
@@ -95,6 +101,9 @@ class AutoPatch:
     needs_upgrade = False
     # Accounting, security and the like: a human approves every run.
     critical = False
+    # Writes nothing and only watches the fault: the incident stays open while
+    # it runs, and healing comes later from the fault staying away.
+    watch_only = False
 
     @classmethod
     def check_params(cls, params):
@@ -125,6 +134,7 @@ class AutoPatch:
             "one_of": [list(group) for group in cls.one_of],
             "risk": cls.risk,
             "critical": cls.critical,
+            "watch_only": cls.watch_only,
             "needs_restart": cls.needs_restart,
             "needs_upgrade": cls.needs_upgrade,
             "scope": {

@@ -112,6 +112,7 @@ class TransientWatch(AutoPatch):
 
     code = "transient_watch"
     title = "Watch a transient error"
+    watch_only = True
     error_classes = TRANSIENT_CLASSES
     guardrails = ("GR-SER-001", "GR-SER-002", "GR-SER-003", "GR-LCK-001", "GR-LCK-002", "GR-LCK-003", "GR-LCK-004")
     params = {

@@ -1,5 +1,6 @@
 from odoo import _, models
 
+from ..autopatches import base as autopatch_base
 from ..autopatches import runner
 from ..autopatches.errors import AttemptBusy, NotRunnable
 
@@ -31,7 +32,7 @@ class SelfHealingFixAttemptReview(models.Model):
             incident = attempt.incident_id
             if incident.state != "awaiting_approval":
                 continue
-            if attempt.autopatch_code != "transient_watch":
+            if not autopatch_base.watches_only(attempt.autopatch_code):
                 incident._set_state("fixing", _("Approved by %s: fixing.", self.env.user.name))
             try:
                 result = runner.run_attempt(attempt)

@@ -6,6 +6,7 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from .. import autopatches
 from ..engine.library import error_classes
 from ..engine.library import guardrails as library_engine
 from ..engine.match import classifier as classifier_engine
@@ -36,6 +37,11 @@ LIBRARY_SYNC = "self_healing_library_sync"
 _classifier_cache = {}
 
 RISKS = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
+
+
+def registered_specs():
+    """What each registered auto-patch accepts, from the patches themselves."""
+    return library_engine.autopatch_specs(autopatches.base.describe_all())
 
 
 class SelfHealingGuardrail(models.Model):
@@ -160,7 +166,8 @@ class SelfHealingGuardrail(models.Model):
         """An active guardrail must pass the same checks as the shipped library files."""
         for guardrail in self.filtered(lambda record: record.state == "active"):
             try:
-                library_engine.check_entry(guardrail._to_library_entry())
+                checked = library_engine.check_entry(guardrail._to_library_entry())
+                library_engine.check_autopatches([checked], registered_specs())
             except library_engine.LibraryError as exc:
                 raise ValidationError(
                     _("Guardrail %(code)s cannot be active: %(reason)s", code=guardrail.code, reason=exc)
@@ -232,6 +239,7 @@ class SelfHealingGuardrail(models.Model):
         Runs at install and at every module update (data/guardrail_library.xml).
         """
         library = library_engine.load_library()
+        library_engine.check_autopatches(library.guardrails, registered_specs())
         existing = {
             record.code: record
             for record in self.with_context(active_test=False).search([("code", "in", list(library.by_code))])

@@ -2,6 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..engine.decide import lifecycle
+from ..engine.detect.signal import SOURCE_LABELS
 from ..engine.library import error_classes
 
 SEVERITIES = [("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical")]
@@ -29,15 +30,7 @@ class SelfHealingIncident(models.Model):
     )
     severity = fields.Selection(SEVERITIES, default="medium", required=True, index=True, tracking=True)
     source = fields.Selection(
-        [
-            ("log", "Server Log"),
-            ("ir_logging", "ir.logging"),
-            ("cron", "Scheduled Action"),
-            ("mail", "Mail Delivery"),
-            ("performance", "Performance"),
-            ("user_report", "User Report"),
-            ("manual", "Manual"),
-        ],
+        list(SOURCE_LABELS.items()),
         default="manual",
         required=True,
         index=True,

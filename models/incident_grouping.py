@@ -15,12 +15,11 @@ from ..detection import settings as detection_settings
 from ..detection import sources
 from ..engine.detect import fingerprint as fingerprints
 from ..engine.detect import sql_companions
-from ..engine.detect.signal import Signal
+from ..engine.detect.signal import SOURCES, Signal
 
 _logger = logging.getLogger(__name__)
 
 OCCURRENCE_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-INCIDENT_SOURCES = ("log", "ir_logging", "cron", "mail", "performance", "user_report", "manual")
 # Sources whose level says how bad the fault is; the others decide what they report themselves.
 LEVELLED_SOURCES = ("log", "ir_logging")
 MAX_SQL_CHARS = 4000
@@ -208,7 +207,7 @@ class SelfHealingIncident(models.Model):
     def _incident_values(self, key, items, first, last, sample):
         head = items[0]
         grouping, signal = head.grouping, head.signal
-        source = head.refinement.source if head.refinement.source in INCIDENT_SOURCES else "manual"
+        source = head.refinement.source if head.refinement.source in SOURCES else "manual"
         return {
             "name": (head.title or grouping.title)[: fingerprints.MAX_TITLE_CHARS],
             "fingerprint": key,

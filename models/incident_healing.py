@@ -15,6 +15,7 @@ import psycopg2.errors
 from odoo import _, api, fields, models, release
 
 from .. import autopatches
+from ..autopatches import base as autopatch_base
 from ..autopatches import runner, transient_watch
 from ..autopatches.errors import AutoPatchError
 from ..detection import cron_wake
@@ -34,7 +35,6 @@ SHIPPED_PATCH_PRIOR = 0.9
 # A watched concurrency fault is transient while it stays rare; this many occurrences inside its
 # quiet window means it keeps coming, and a human is told.
 TRANSIENT_ALERT_OCCURRENCES = 10
-WATCH_PATCH = "transient_watch"
 
 
 class SelfHealingIncidentHealing(models.Model):
@@ -147,7 +147,7 @@ class SelfHealingIncidentHealing(models.Model):
             return "skipped"
         if self.fix_attempt_ids.filtered(lambda attempt: attempt.state in IN_FLIGHT_ATTEMPT_STATES):
             return "in_flight"
-        if self.transient and self.guardrail_id.autopatch_code == "transient_watch":
+        if self.transient and autopatch_base.watches_only(self.guardrail_id.autopatch_code):
             return "watching"
         match = self.env["self_healing.matcher"].apply_match(self)[self.id]
         code, params, source = self._choose_fix(match)
@@ -174,7 +174,7 @@ class SelfHealingIncidentHealing(models.Model):
             self.message_post(body=_("Dry run: the fix was planned, nothing was written.\n%s", plan))
             return "dry_run"
         if decision.automatic:
-            if code != WATCH_PATCH:  # watching writes no data: the incident stays open meanwhile
+            if not autopatch_base.watches_only(code):
                 self._set_state("fixing", _("Fixing automatically: %s", "; ".join(decision.reasons)))
             return self._run_fix(attempt, notify=decision.notify)
         self._set_state("awaiting_approval")
@@ -331,7 +331,7 @@ class SelfHealingIncidentHealing(models.Model):
 
     def _after_fix(self, attempt, result, notify=False):
         guardrail = attempt.guardrail_id
-        if result.ok and attempt.autopatch_code == WATCH_PATCH:
+        if result.ok and autopatch_base.watches_only(attempt.autopatch_code):
             self.message_post(body=_("Transient fault, watched: %s", result.detail))
             self._schedule_quiet_check(transient_watch.quiet_since(self.env, self))
             return "watching"

@@ -24,17 +24,30 @@ AUTOPILOT_AUTO = "auto"
 AUTOPILOT_MODES = (AUTOPILOT_OFF, AUTOPILOT_SUGGEST, AUTOPILOT_AUTO)
 
 # Accounting and payments move money; users, groups, access rights and record
-# rules decide who sees what. A machine never changes them unasked.
+# rules decide who sees what. A machine never changes them unasked. These are
+# the only definition of "critical": the guardrail library checks its entries
+# against them, the policy applies them (administrators may widen them).
+CRITICAL_CLASSES = frozenset({"ACCESS_ERROR", "ACCOUNT_SEQUENCE"})
 DEFAULT_CRITICAL_MODULES = ("account*", "payment*")
 DEFAULT_CRITICAL_MODELS = (
-    "account*",
-    "payment*",
+    "account.*",
+    "payment.*",
     "res.users",
-    "res.users.apikeys",
+    "res.users.*",
     "res.groups",
+    "res.groups.*",
     "ir.model.access",
     "ir.rule",
 )
+
+
+def is_critical_model(model, patterns=DEFAULT_CRITICAL_MODELS):
+    return any(fnmatchcase(model, pattern) for pattern in patterns)
+
+
+def is_critical_module(module, patterns=DEFAULT_CRITICAL_MODULES):
+    return any(fnmatchcase(module, pattern) for pattern in patterns)
+
 
 # Scores are sums of floats: 0.9 computed as 0.8999999999999999 must still
 # land in the 0.9 band, so compare at a precision far below any meaning.
@@ -120,10 +133,10 @@ def critical_matches(guardrail_is_critical, touched_models, touched_modules, set
     if guardrail_is_critical:
         found.append("the guardrail is marked critical")
     for model in sorted(set(touched_models or ())):
-        if any(fnmatchcase(model, pattern) for pattern in settings.critical_models):
+        if is_critical_model(model, settings.critical_models):
             found.append(f"model {model}")
     for module in sorted(set(touched_modules or ())):
-        if any(fnmatchcase(module, pattern) for pattern in settings.critical_modules):
+        if is_critical_module(module, settings.critical_modules):
             found.append(f"module {module}")
     return found
 

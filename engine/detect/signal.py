@@ -3,7 +3,20 @@
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 
-SOURCES = ("log", "ir_logging", "cron", "mail", "performance", "user_report", "manual")
+# Where observations come from, with the label an administrator reads: the one
+# list of sources (the incident's selection is built from it).
+SOURCE_LABELS = {
+    "log": "Server Log",
+    "ir_logging": "ir.logging",
+    "cron": "Scheduled Action",
+    "mail": "Mail Delivery",
+    "performance": "Performance",
+    "user_report": "User Report",
+    "manual": "Manual",
+}
+SOURCES = tuple(SOURCE_LABELS)
+# Sources that a person writes: evidence for a human, never server observations.
+HUMAN_SOURCES = ("user_report", "manual")
 
 
 def utc_now():

@@ -9,7 +9,8 @@ incident had none, and activates it (which runs the library's checks).
 
 import re
 
-from ..library.guardrails import CODE_RE, CRITICAL_MODULE_RE
+from ..decide.policy import is_critical_module
+from ..library.guardrails import CODE_RE
 
 LEARNED_PREFIX = "GR-LRN-"
 # Placeholders engine/normalize.py puts in message templates, each standing for some text.
@@ -77,7 +78,7 @@ def candidate_entry(
         "fix_steps": steps,
         "autopatch": None,
         "risk": "medium",
-        "critical": bool(module and CRITICAL_MODULE_RE.match(module)),
+        "critical": bool(module and is_critical_module(module)),
         "scope": {"models": [], "modules": [module] if module else []},
         "odoo_versions": [major] if re.match(r"^\d{2}\.0$", major) else [],
         "version_notes": "",

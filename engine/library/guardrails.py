@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..decide.policy import CRITICAL_CLASSES, is_critical_model, is_critical_module
+
 ADDON_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_GUARDRAIL_DIR = ADDON_ROOT / "data" / "guardrails"
 DEFAULT_CLASSES_FILE = ADDON_ROOT / "data" / "error_classes.json"
@@ -29,6 +31,7 @@ USER_FACING_CLASS = "VALIDATION_ERROR"
 ODOO_VERSIONS = ("16.0", "17.0", "18.0", "19.0")
 RISKS = ("low", "medium", "high")
 CODE_RE = re.compile(r"^GR-[A-Z]{2,5}-\d{3}$")
+AUTOPATCH_CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
 REQUIRED_KEYS = (
     "code",
@@ -60,44 +63,62 @@ PATTERN_KEYS = ("all_patterns", "any_patterns", "negative_patterns", "capture_pa
 
 @dataclass(frozen=True)
 class AutopatchSpec:
-    """What a registered auto-patch accepts: its classes and the parameters it needs."""
+    """What a registered auto-patch accepts: its classes and the parameters it needs.
+
+    Built from the patch's own declaration (``AutoPatch.describe()`` in
+    ``autopatches/base.py``), the one place a patch says what it serves; the
+    engine never keeps a list of patches of its own.
+    """
 
     classes: frozenset
     required: tuple = ()
     one_of: tuple = ()
     critical: bool = False
 
+    @classmethod
+    def from_description(cls, description):
+        params = description.get("params") or {}
+        return cls(
+            classes=frozenset(description.get("error_classes") or ()),
+            required=tuple(name for name, spec in params.items() if spec.get("required")),
+            one_of=tuple(name for group in description.get("one_of") or () for name in group),
+            critical=bool(description.get("critical")),
+        )
 
-# The auto-patches shipped in ``autopatches/``; guardrails may name only these.
-AUTOPATCHES = {
-    "sequence_resync": AutopatchSpec(frozenset({"SEQ_PKEY_DRIFT"}), required=("table",)),
-    "asset_bundle_purge": AutopatchSpec(frozenset({"ASSET_BUNDLE"})),
-    # A view is named by id or name, or found from the missing field (with its model, checked by the patch).
-    "view_deactivate": AutopatchSpec(
-        frozenset({"VIEW_FIELD_MISSING", "XPATH_NOT_FOUND"}), one_of=("view_name", "view_id", "field")
-    ),
-    "filter_deactivate": AutopatchSpec(frozenset({"INVALID_FIELD_DOMAIN"}), required=("model", "field")),
-    "rule_deactivate": AutopatchSpec(frozenset({"INVALID_FIELD_DOMAIN"}), required=("model", "field"), critical=True),
-    "module_upgrade": AutopatchSpec(frozenset({"UNDEFINED_COLUMN"}), required=("table", "column")),
-    "cron_reactivate": AutopatchSpec(frozenset({"CRON_FAILURE"}), one_of=("cron_name", "cron_id")),
-    "module_state_reset": AutopatchSpec(frozenset({"CRON_FAILURE"})),
-    "mail_retry": AutopatchSpec(frozenset({"MAIL_DELIVERY"})),
-    "manifest_fix": AutopatchSpec(frozenset({"MANIFEST_INVALID"}), required=("module",)),
-    "transient_watch": AutopatchSpec(frozenset({"SERIALIZATION_FAILURE", "LOCK_NOT_AVAILABLE"})),
-    "sequence_number_resync": AutopatchSpec(
-        frozenset({"ACCOUNT_SEQUENCE"}),
-        required=("model", "field"),
-        one_of=("sequence_code", "sequence_id"),
-        critical=True,
-    ),
-}
 
-# Accounting, payments and security always need a human's approval.
-CRITICAL_CLASSES = frozenset({"ACCESS_ERROR", "ACCOUNT_SEQUENCE"})
-CRITICAL_MODEL_RE = re.compile(
-    r"^(?:account\.|payment\.|res\.users$|res\.users\.|res\.groups$|ir\.model\.access$|ir\.rule$)"
-)
-CRITICAL_MODULE_RE = re.compile(r"^(?:account|payment)(?:_|$)")
+def autopatch_specs(descriptions):
+    """code -> AutopatchSpec, from ``{code: AutoPatch.describe()}`` (``autopatches.base.describe_all()``)."""
+    return {code: AutopatchSpec.from_description(description) for code, description in descriptions.items()}
+
+
+def check_autopatches(guardrails, specs):
+    """Check every guardrail's auto-patch against the registered patches; raises LibraryError.
+
+    The library files name a patch by its code only; whether that patch
+    exists, serves the guardrail's class, gets the parameters it needs and is
+    flagged critical as the guardrail must be, only the registry can tell.
+    """
+    for guardrail in guardrails:
+        if not guardrail.autopatch:
+            continue
+        where = f"{guardrail.source_file or 'library'}: {guardrail.code}"
+        spec = specs.get(guardrail.autopatch)
+        if spec is None:
+            raise LibraryError(f"{where}: unknown autopatch {guardrail.autopatch!r}; known: {sorted(specs)}")
+        if guardrail.error_class not in spec.classes:
+            raise LibraryError(f"{where}: autopatch {guardrail.autopatch} does not apply to {guardrail.error_class}")
+        available = set(guardrail.autopatch_params) | guardrail.signals.group_names
+        missing = [name for name in spec.required if name not in available]
+        if missing:
+            raise LibraryError(
+                f"{where}: autopatch {guardrail.autopatch} needs {missing}: capture them with named groups"
+            )
+        if spec.one_of and not available.intersection(spec.one_of):
+            raise LibraryError(f"{where}: autopatch {guardrail.autopatch} needs one of {list(spec.one_of)}")
+        if spec.critical and not guardrail.critical:
+            raise LibraryError(
+                f"{where}: must be critical=true (accounting/payments/security scope: autopatch {guardrail.autopatch})"
+            )
 
 
 class LibraryError(ValueError):
@@ -265,7 +286,7 @@ def _build(entry, file_name, file_class, index):
     signals = _signals(entry["signals"], fail)
     autopatch, params = _autopatch(entry, signals, fail)
     critical = entry["critical"]
-    _check_critical(entry, scope, autopatch, critical, fail)
+    _check_critical(entry, scope, critical, fail)
     return Guardrail(
         code=code,
         error_class=file_class,
@@ -341,30 +362,19 @@ def _autopatch(entry, signals, fail):
         if params:
             fail("autopatch_params given without an autopatch")
         return None, {}
-    spec = AUTOPATCHES.get(autopatch)
-    if spec is None:
-        fail(f"unknown autopatch {autopatch!r}; known: {sorted(AUTOPATCHES)}")
+    if not isinstance(autopatch, str) or not AUTOPATCH_CODE_RE.match(autopatch):
+        fail("autopatch must be the code of a registered auto-patch (lowercase_with_underscores)")
     if entry["error_class"] == USER_FACING_CLASS:
         fail(f"{USER_FACING_CLASS} guardrails never carry an autopatch")
-    if entry["error_class"] not in spec.classes:
-        fail(f"autopatch {autopatch} does not apply to {entry['error_class']}")
-    available = set(params) | signals.group_names
-    missing = [name for name in spec.required if name not in available]
-    if missing:
-        fail(f"autopatch {autopatch} needs {missing}: capture them with named groups")
-    if spec.one_of and not available.intersection(spec.one_of):
-        fail(f"autopatch {autopatch} needs one of {list(spec.one_of)}")
     return autopatch, dict(params)
 
 
-def _check_critical(entry, scope, autopatch, critical, fail):
+def _check_critical(entry, scope, critical, fail):
     reasons = []
     if entry["error_class"] in CRITICAL_CLASSES:
         reasons.append(f"class {entry['error_class']}")
-    if autopatch and AUTOPATCHES[autopatch].critical:
-        reasons.append(f"autopatch {autopatch}")
-    reasons += [f"model {m}" for m in scope["models"] if CRITICAL_MODEL_RE.match(m)]
-    reasons += [f"module {m}" for m in scope["modules"] if CRITICAL_MODULE_RE.match(m)]
+    reasons += [f"model {m}" for m in scope["models"] if is_critical_model(m)]
+    reasons += [f"module {m}" for m in scope["modules"] if is_critical_module(m)]
     if reasons and not critical:
         fail(f"must be critical=true (accounting/payments/security scope: {', '.join(reasons)})")
 
