@@ -16,6 +16,7 @@ SECTIONS = [
     ("CONFIGURE.md", "Configuration"),
     ("USAGE.md", "Usage"),
     ("BENCHMARKS.md", "Benchmarks"),
+    ("DEVELOP.md", "Development: where each part lives"),
     ("ROADMAP.md", "Known issues / Roadmap"),
     ("CONTRIBUTORS.md", "Contributors"),
 ]
