@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 from engine.detect import fingerprint as fp
 from engine.detect import normalize
-from engine.library import guardrails
-from engine.library import knowledge_import
+from engine.library import guardrails, knowledge_import
 from engine.match.classifier import Classifier
 
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
