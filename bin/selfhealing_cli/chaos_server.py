@@ -1,6 +1,7 @@
 """A real Odoo server process for the chaos command: threaded, with cron workers, logging to a file."""
 
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -9,12 +10,14 @@ from .errors import UsageError
 
 
 class OdooServer:
-    def __init__(self, odoo, config, dbname, port, log_path):
+    def __init__(self, odoo, config, dbname, port, log_path, script=None):
         self.odoo = odoo
         self.config = config
         self.dbname = dbname
         self.port = port
         self.log_path = log_path
+        # A launcher script, for prefork mode: its master re-executes sys.argv[0] for the gevent worker.
+        self.script = script
         self.process = None
 
     @property
@@ -23,8 +26,10 @@ class OdooServer:
 
     def start(self, timeout=180):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        options = ("-c", str(self.config), "-d", self.dbname, f"--logfile={self.log_path}")
+        command = [sys.executable, str(self.script), *options] if self.script else self.odoo.command("server", *options)
         self.process = subprocess.Popen(
-            self.odoo.command("server", "-c", str(self.config), "-d", self.dbname, f"--logfile={self.log_path}"),
+            command,
             env=self.odoo.environment(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,

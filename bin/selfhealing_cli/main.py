@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import cmd_bench, cmd_chaos, cmd_classify, cmd_demo, cmd_import, cmd_readme, cmd_test
+from . import cmd_bench, cmd_chaos, cmd_classify, cmd_demo, cmd_import, cmd_readme, cmd_stress, cmd_test
 from .errors import UsageError
 
 COMMANDS = {
@@ -13,6 +13,7 @@ COMMANDS = {
     "readme": (cmd_readme, "render readme/*.md fragments into README.rst"),
     "import-knowledge": (cmd_import, "import solved cases (JSON Lines or CSV) into a database's knowledge base"),
     "chaos": (cmd_chaos, "inject real faults into a live Odoo and measure detection and healing (--json)"),
+    "stress": (cmd_stress, "a multi-worker Odoo under a burst of failing requests, with and without the addon"),
     "bench": (cmd_bench, "run the benchmarks and print their figures (--json for one JSON object)"),
 }
 

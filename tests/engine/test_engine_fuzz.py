@@ -21,7 +21,7 @@ FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthChe
 FRAGMENTS = [
     "Traceback (most recent call last):\n",
     '  File "/opt/odoo/odoo/models.py", line 4807, in _create\n    cr.execute(query)\n',
-    "psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint \"res_partner_pkey\"\n",
+    'psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint "res_partner_pkey"\n',
     "DETAIL:  Key (id)=(11063) already exists.\n",
     "2024-05-01 10:00:00,123 4242 ERROR prod odoo.sql_db: bad query: INSERT INTO x\n",
     "ValueError: Invalid field res.partner.x_old in leaf ('x_old', '=', 1)\n",

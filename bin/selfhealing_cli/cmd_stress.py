@@ -1,0 +1,194 @@
+"""`self-healing stress`: a real multi-worker Odoo under a burst of failing requests, with and without the addon.
+
+Two databases are created: one with the addon installed and loaded server-wide
+(the capture on), one without it. Each is served in turn by a real Odoo in
+prefork mode (two HTTP workers) on 127.0.0.1. While a bounded burst of
+requests that fail with a server error runs from several threads, one thread
+times healthy requests. The command prints the healthy-request latency with
+the addon against without it (the goal: within 2 %), and, with the addon,
+that every error raised was captured or counted as dropped. Request counts
+and run time are bounded; nothing leaves the machine.
+"""
+
+import contextlib
+import json
+import statistics
+import sys
+import threading
+import time
+
+from . import pg
+from .chaos_rpc import OdooSession, RpcError
+from .chaos_server import OdooServer
+from .errors import UsageError
+from .odoo_config import free_port, write_config
+from .odoo_db import LOG_DIR, install_addon
+from .odoo_locate import locate_odoo
+from .paths import PG_DATA, RUN_DIR
+
+WITH_DB = "self_healing_stress"
+WITHOUT_DB = "self_healing_stress_base"
+# The field is unknown on purpose: Odoo logs the ValueError at ERROR with its traceback,
+# as it does for any server error in a JSON-RPC call.
+FAILING_FIELD = "x_self_healing_stress_missing"
+MAX_SECONDS = 300
+
+
+def add_arguments(parser):
+    parser.add_argument("--quick", action="store_true", help="the short form CI runs (fewer requests)")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--pg", metavar="URI", help="use this PostgreSQL instead of the embedded one")
+    parser.add_argument("--keep", action="store_true", help="keep the two databases afterwards")
+
+
+def run(args):
+    odoo = locate_odoo()
+    cluster = pg.from_uri(args.pg) if args.pg else pg.start_embedded(PG_DATA)
+    sizes = (
+        {"errors": 200, "healthy": 150, "threads": 4} if args.quick else {"errors": 2000, "healthy": 600, "threads": 8}
+    )
+    say = (
+        (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else (lambda text: print(text, flush=True))
+    )
+    started = time.monotonic()
+    figures = {
+        "odoo": odoo.version,
+        **{f"{key}_requests" if key != "threads" else key: value for key, value in sizes.items()},
+    }
+    try:
+        for label, dbname, with_addon in (("without", WITHOUT_DB, False), ("with", WITH_DB, True)):
+            say(f"self-healing: stress {label} the addon: creating {dbname}")
+            server, config = _serve(odoo, cluster, dbname, with_addon)
+            try:
+                result = _burst(server, dbname, sizes, deadline=started + MAX_SECONDS)
+            finally:
+                server.stop()
+            figures.update({f"{label}_{key}": value for key, value in result.items()})
+            if with_addon:
+                figures.update(_accounting(cluster, dbname, result["errors_raised"], server))
+        baseline = figures["without_healthy_p50_ms"]
+        figures["healthy_p50_ratio"] = round(figures["with_healthy_p50_ms"] / baseline, 3) if baseline else None
+        baseline95 = figures["without_healthy_p95_ms"]
+        figures["healthy_p95_ratio"] = round(figures["with_healthy_p95_ms"] / baseline95, 3) if baseline95 else None
+        figures["seconds"] = round(time.monotonic() - started, 1)
+    finally:
+        if not args.keep:
+            for dbname in (WITH_DB, WITHOUT_DB):
+                with contextlib.suppress(Exception):
+                    cluster.drop_database(dbname)
+    print(json.dumps(figures, sort_keys=True) if args.json else describe(figures), flush=True)
+    return 0 if figures["accounted"] else 1
+
+
+def _serve(odoo, cluster, dbname, with_addon):
+    cluster.drop_database(dbname)
+    port = free_port()
+    extra = {"workers": "2", "max_cron_threads": "1", "gevent_port": str(free_port())}
+    if not with_addon:
+        extra["server_wide_modules"] = "base,web"
+    config = write_config(f"stress-{dbname}", odoo, cluster, dbname, http_port=port, extra=extra)
+    install_addon(
+        odoo,
+        config,
+        dbname,
+        demo=False,
+        log_name=f"stress-install-{dbname}",
+        modules=("self_healing",) if with_addon else ("mail",),
+    )
+    server = OdooServer(odoo, config, dbname, port, LOG_DIR / f"stress-server-{dbname}.log", script=_launcher())
+    server.start()
+    return server, config
+
+
+def _launcher():
+    """A script path for Odoo's prefork master, which re-executes ``sys.argv[0]`` for its gevent worker."""
+    path = RUN_DIR / "odoo-launcher"
+    path.write_text("#!/usr/bin/env python3\nimport odoo.cli\n\nodoo.cli.main()\n")
+    path.chmod(0o755)
+    return path
+
+
+def _burst(server, dbname, sizes, deadline):
+    errors_raised = []
+    healthy = []
+    stop = threading.Event()
+    per_thread = sizes["errors"] // sizes["threads"]
+
+    def fail_requests():
+        session = OdooSession(server.base_url, dbname, timeout=60).login("admin", "admin")
+        raised = 0
+        for _ in range(per_thread):
+            if time.monotonic() > deadline:
+                break
+            try:
+                session.call("res.partner", "read", [1], [FAILING_FIELD])
+            except RpcError:
+                raised += 1
+        errors_raised.append(raised)
+
+    def healthy_requests():
+        session = OdooSession(server.base_url, dbname, timeout=60).login("admin", "admin")
+        for _ in range(sizes["healthy"]):
+            if stop.is_set() or time.monotonic() > deadline:
+                break
+            begin = time.perf_counter()
+            session.call("res.partner", "search_read", [], ["name"], limit=5)
+            healthy.append((time.perf_counter() - begin) * 1000)
+
+    threads = [threading.Thread(target=fail_requests) for _ in range(sizes["threads"])]
+    timer = threading.Thread(target=healthy_requests)
+    begin = time.perf_counter()
+    for thread in (*threads, timer):
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stop.set()
+    timer.join()
+    elapsed = time.perf_counter() - begin
+    if not healthy:
+        raise UsageError("no healthy request completed under the burst")
+    ordered = sorted(healthy)
+    return {
+        "errors_raised": sum(errors_raised),
+        "healthy_done": len(healthy),
+        "healthy_p50_ms": round(statistics.median(ordered), 2),
+        "healthy_p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+        "burst_seconds": round(elapsed, 2),
+    }
+
+
+def _accounting(cluster, dbname, raised, server, timeout=60):
+    """Errors raised = signals captured (staged or grouped into occurrences) + drops the capture counted."""
+    pattern = f"%{FAILING_FIELD}%"
+    deadline = time.monotonic() + timeout
+    captured = dropped = 0
+    while time.monotonic() < deadline:
+        with contextlib.closing(cluster.connect(dbname)) as conn, conn.cursor() as cr:
+            cr.execute(
+                "SELECT (SELECT count(*) FROM self_healing_occurrence WHERE message LIKE %s OR traceback LIKE %s)"
+                " + (SELECT count(*) FROM self_healing_signal WHERE message LIKE %s OR traceback LIKE %s)",
+                [pattern, pattern, pattern, pattern],
+            )
+            captured = cr.fetchone()[0]
+            cr.execute("SELECT COALESCE(SUM(dropped), 0) FROM self_healing_capture_stat")
+            dropped = cr.fetchone()[0]
+        if captured + dropped >= raised:
+            break
+        time.sleep(1)
+    return {"captured": captured, "dropped": dropped, "accounted": captured + dropped == raised}
+
+
+def describe(figures):
+    ratio = figures.get("healthy_p50_ratio")
+    return "\n".join(
+        [
+            f"stress (Odoo {figures['odoo']}, 2 HTTP workers, {figures['threads']} failing threads, "
+            f"{figures['errors_requests']} failing requests, {figures['seconds']} s in all):",
+            f"  healthy request p50: {figures['without_healthy_p50_ms']} ms without the addon, "
+            f"{figures['with_healthy_p50_ms']} ms with it (ratio {ratio}; goal <= 1.02)",
+            f"  healthy request p95: {figures['without_healthy_p95_ms']} ms without, "
+            f"{figures['with_healthy_p95_ms']} ms with (ratio {figures.get('healthy_p95_ratio')})",
+            f"  errors raised {figures['with_errors_raised']} = captured {figures['captured']} "
+            f"+ dropped {figures['dropped']}: {'yes' if figures['accounted'] else 'NO'}",
+        ]
+    )
