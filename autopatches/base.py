@@ -7,6 +7,7 @@ they contain is executed.
 
 import contextlib
 import os
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from ..engine.patching import params as patch_params
@@ -74,6 +75,33 @@ def describe_all():
     return {code: _REGISTRY[code].describe() for code in codes()}
 
 
+@dataclass(frozen=True)
+class Diagnosis:
+    """What a patch found in the live database about the root cause its guardrail claims.
+
+    ``holds`` is the verdict: False means the fault the text match suggests is not there
+    (a look-alike), and the fix must not apply whatever the match score says. ``evidence``
+    holds JSON-serialisable facts read from the database (ids, values, paths) so that a human
+    and the fix attempt see why; ``rows`` and ``files`` are the blast radius the fix would
+    have, counted on the objects found.
+    """
+
+    holds: bool
+    reason: str
+    evidence: dict = field(default_factory=dict)
+    rows: int = 0
+    files: int = 0
+
+    def as_dict(self):
+        return {
+            "holds": self.holds,
+            "reason": self.reason,
+            "evidence": dict(self.evidence),
+            "rows": self.rows,
+            "files": self.files,
+        }
+
+
 class AutoPatch:
     """One repair, written once, reviewed, and run by the runner only.
 
@@ -104,6 +132,11 @@ class AutoPatch:
     # Writes nothing and only watches the fault: the incident stays open while
     # it runs, and healing comes later from the fault staying away.
     watch_only = False
+    # Every write keeps an exact pre-image through the context, so rollback restores it.
+    reversible = True
+    # The user-facing operation ``validate`` re-runs inside the fix's savepoint ("" when
+    # none can be replayed: the policy then treats the fix as unverified).
+    replays = ""
 
     @classmethod
     def check_params(cls, params):
@@ -135,6 +168,8 @@ class AutoPatch:
             "risk": cls.risk,
             "critical": cls.critical,
             "watch_only": cls.watch_only,
+            "reversible": cls.reversible,
+            "replays": cls.replays,
             "needs_restart": cls.needs_restart,
             "needs_upgrade": cls.needs_upgrade,
             "scope": {
@@ -155,6 +190,15 @@ class AutoPatch:
     def applicable(self, env, params):
         """``(bool, reason)``: is the fault there, and may this patch fix it?"""
         raise NotImplementedError
+
+    def diagnose(self, env, params):
+        """Read-only: is the claimed root cause really in the live database? A ``Diagnosis``.
+
+        The default wraps ``applicable``; patches override it to return their evidence and
+        blast radius.
+        """
+        holds, reason = self.applicable(env, params)
+        return Diagnosis(bool(holds), reason or "")
 
     def plan(self, env, params):
         """A human-readable preview of what ``apply`` would do. No side effect."""
