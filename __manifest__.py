@@ -1,7 +1,7 @@
 {
     "name": "Self-Healing",
     "summary": "Detect Odoo faults, match them to known fixes, heal safely with backups and approvals",
-    "version": "18.0.1.1.0",
+    "version": "1.1.0",
     "category": "Productivity/Self-Healing",
     "website": "https://github.com/self-healing/self_healing",
     "author": "self_healing developers",
@@ -33,6 +33,7 @@
         "data/ir_cron_knowledge.xml",
         "wizards/knowledge_import_views.xml",
         "wizards/record_fix_views.xml",
+        "data/series_data.xml",
     ],
     "demo": ["demo/self_healing_demo.xml"],
     "assets": {

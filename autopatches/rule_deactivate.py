@@ -4,6 +4,7 @@ Deactivating a restrictive rule widens access, which is why this patch is
 critical: the policy always asks a human first.
 """
 
+from .. import compat
 from .base import AutoPatch, register
 from .domain_fields import broken_leaves_about
 from .filter_deactivate import FIELD_PATTERN, MODEL_PATTERN
@@ -17,7 +18,7 @@ def rule_modes(rule):
 
 def sample_user(env, rule):
     """A user the rule applies to: one of its groups, or the administrator for a global rule."""
-    users = rule.groups.users.filtered(lambda user: user.active and not user._is_superuser())
+    users = compat.group_members(rule.groups).filtered(lambda user: user.active and not user._is_superuser())
     return users[:1] or env.ref("base.user_admin")
 
 

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
+from .. import compat
+
 APPROVER_GROUP = "self_healing.group_self_healing_approver"
 TODO_ACTIVITY = "mail.mail_activity_data_todo"
 
@@ -36,7 +38,7 @@ class SelfHealingApprovalMixin(models.AbstractModel):
             record.review_state = latest.status if latest else "none"
 
     def _approvers(self):
-        return self.env.ref(APPROVER_GROUP).users.filtered(lambda user: user.active and not user.share)
+        return compat.group_members(self.env.ref(APPROVER_GROUP)).filtered(lambda user: user.active and not user.share)
 
     def _request_review(self, reason):
         """Open a pending review and give each approver a to-do; idempotent while one is pending."""

@@ -2,6 +2,8 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from ..compat import Constraint
+
 RETENTION_DAYS = 30
 
 
@@ -43,9 +45,9 @@ class SelfHealingBackup(models.Model):
     restored_at = fields.Datetime(readonly=True)
     company_id = fields.Many2one(related="attempt_id.company_id", store=True)
 
-    _sql_constraints = [
-        ("expiry_after_creation", "CHECK(expires_at >= create_date)", "A backup cannot expire before it was made."),
-    ]
+    _expiry_after_creation = Constraint(
+        "CHECK(expires_at >= create_date)", "A backup cannot expire before it was made."
+    )
 
     @api.autovacuum
     def _gc_expired_backups(self):

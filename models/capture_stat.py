@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 
+from ..compat import Constraint
 from ..detection import installer
 
 
@@ -39,9 +40,7 @@ class SelfHealingCaptureStat(models.Model):
     queue_size = fields.Integer(readonly=True)
     slow_forwarded = fields.Integer(string="Slow requests and jobs", readonly=True)
 
-    _sql_constraints = [
-        ("process_unique", "unique(host, pid)", "One row per server process."),
-    ]
+    _process_unique = Constraint("unique(host, pid)", "One row per server process.")
 
     @api.model
     def action_record_current_process(self):

@@ -3,6 +3,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..autopatches import runner, transient_watch
 from ..autopatches.errors import AttemptBusy, NotRunnable, RollbackRefused
+from ..compat import Constraint
 from ..engine.decide import lifecycle
 
 APPROVER_GROUP = "self_healing.group_self_healing_approver"
@@ -52,19 +53,13 @@ class SelfHealingFixAttempt(models.Model):
     can_apply = fields.Boolean(compute="_compute_can_apply")
     can_rollback = fields.Boolean(compute="_compute_can_rollback")
 
-    _sql_constraints = [
-        (
-            "confidence_before_range",
-            "CHECK(confidence_before >= 0 AND confidence_before <= 1)",
-            "Confidence lies between 0 and 1.",
-        ),
-        (
-            "confidence_after_range",
-            "CHECK(confidence_after >= 0 AND confidence_after <= 1)",
-            "Confidence lies between 0 and 1.",
-        ),
-        ("duration_positive", "CHECK(duration >= 0)", "A duration cannot be negative."),
-    ]
+    _confidence_before_range = Constraint(
+        "CHECK(confidence_before >= 0 AND confidence_before <= 1)", "Confidence lies between 0 and 1."
+    )
+    _confidence_after_range = Constraint(
+        "CHECK(confidence_after >= 0 AND confidence_after <= 1)", "Confidence lies between 0 and 1."
+    )
+    _duration_positive = Constraint("CHECK(duration >= 0)", "A duration cannot be negative.")
 
     @api.depends("incident_id.name", "autopatch_code")
     def _compute_name(self):

@@ -7,6 +7,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from .. import autopatches
+from ..compat import Constraint
 from ..engine.library import error_classes
 from ..engine.library import guardrails as library_engine
 from ..engine.match import classifier as classifier_engine
@@ -112,11 +113,9 @@ class SelfHealingGuardrail(models.Model):
     incident_ids = fields.One2many("self_healing.incident", "guardrail_id")
     active = fields.Boolean(default=True)
 
-    _sql_constraints = [
-        ("code_unique", "unique(code)", "A guardrail code must be unique."),
-        ("counts_positive", "CHECK(success_count >= 0 AND failure_count >= 0)", "Counts cannot be negative."),
-        ("confidence_range", "CHECK(confidence >= 0 AND confidence <= 1)", "Confidence lies between 0 and 1."),
-    ]
+    _code_unique = Constraint("unique(code)", "A guardrail code must be unique.")
+    _counts_positive = Constraint("CHECK(success_count >= 0 AND failure_count >= 0)", "Counts cannot be negative.")
+    _confidence_range = Constraint("CHECK(confidence >= 0 AND confidence <= 1)", "Confidence lies between 0 and 1.")
 
     @api.depends("signals")
     def _compute_signals_text(self):

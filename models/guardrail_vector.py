@@ -2,6 +2,7 @@ import hashlib
 
 from odoo import api, fields, models
 
+from ..compat import Constraint
 from ..engine.match.classifier import literal_pieces
 
 
@@ -31,9 +32,7 @@ class SelfHealingGuardrailVector(models.Model):
     guardrail_id = fields.Many2one("self_healing.guardrail", required=True, ondelete="cascade", index=True)
     text_hash = fields.Char(readonly=True, help="Hash of the text last queued for embedding.")
 
-    _sql_constraints = [
-        ("guardrail_unique", "unique(guardrail_id)", "One embedding per guardrail."),
-    ]
+    _guardrail_unique = Constraint("unique(guardrail_id)", "One embedding per guardrail.")
 
     def _embedding_text(self):
         self.ensure_one()

@@ -1,6 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..compat import Constraint
 from ..engine.decide import lifecycle
 from ..engine.detect.signal import SOURCE_LABELS
 from ..engine.library import error_classes
@@ -59,12 +60,12 @@ class SelfHealingIncident(models.Model):
     company_id = fields.Many2one("res.company", index=True)
     color = fields.Integer(compute="_compute_color")
 
-    _sql_constraints = [
-        ("fingerprint_unique", "unique(fingerprint)", "One incident per fingerprint."),
-        ("occurrence_count_positive", "CHECK(occurrence_count >= 1)", "An incident has at least one occurrence."),
-        ("confidence_range", "CHECK(confidence >= 0 AND confidence <= 1)", "Confidence lies between 0 and 1."),
-        ("seen_order", "CHECK(first_seen <= last_seen)", "An incident cannot be last seen before it was first seen."),
-    ]
+    _fingerprint_unique = Constraint("unique(fingerprint)", "One incident per fingerprint.")
+    _occurrence_count_positive = Constraint("CHECK(occurrence_count >= 1)", "An incident has at least one occurrence.")
+    _confidence_range = Constraint("CHECK(confidence >= 0 AND confidence <= 1)", "Confidence lies between 0 and 1.")
+    _seen_order = Constraint(
+        "CHECK(first_seen <= last_seen)", "An incident cannot be last seen before it was first seen."
+    )
 
     @api.depends("fix_attempt_ids")
     def _compute_fix_attempt_count(self):

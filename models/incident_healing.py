@@ -14,7 +14,7 @@ import psycopg2.errors
 
 from odoo import _, api, fields, models, release
 
-from .. import autopatches
+from .. import autopatches, compat
 from ..autopatches import base as autopatch_base
 from ..autopatches import runner, transient_watch
 from ..autopatches.errors import AutoPatchError
@@ -69,7 +69,7 @@ class SelfHealingIncidentHealing(models.Model):
             if auto_commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit  # one incident, one transaction
         self._watch_transient_incidents()
-        self.env["ir.cron"]._notify_progress(done=len(incidents), remaining=max(remaining, 0))
+        compat.cron_progress(self.env, len(incidents), max(remaining, 0))
         if remaining > 0:
             self.env.ref("self_healing.ir_cron_heal_incidents").sudo()._trigger()
 
@@ -374,7 +374,9 @@ class SelfHealingIncidentHealing(models.Model):
         return "alert"
 
     def _manager_partners(self):
-        return self.env.ref("self_healing.group_self_healing_manager").users.filtered("active").partner_id
+        return (
+            compat.group_members(self.env.ref("self_healing.group_self_healing_manager")).filtered("active").partner_id
+        )
 
     def _warn_managers_breaker(self):
         self.message_post(

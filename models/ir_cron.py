@@ -16,13 +16,6 @@ class IrCron(models.Model):
 
     _inherit = "ir.cron"
 
-    def _self_healing_progress(self, *, done, remaining):
-        """Report batch progress to the running cron: _notify_progress in 18.0, _commit_progress from 19.0."""
-        if hasattr(type(self), "_commit_progress"):
-            self._commit_progress(done, remaining=remaining)
-        else:
-            self._notify_progress(done=done, remaining=remaining)
-
     # --- deactivation: Odoo calls _notify_admin after failures over a week ------------
 
     def _update_failure_count(self, job, status):

@@ -1,5 +1,6 @@
 from odoo import api, models
 
+from .. import compat
 from ..detection import installer
 from ..detection import settings as detection_settings
 from ..engine.detect.normalize import TRACEBACK_HEADER
@@ -57,7 +58,7 @@ class IrLogging(models.Model):
             self.env["self_healing.signal"].sudo()._stage(signals)
             self.env["self_healing.signal"]._trigger_processing()
         self.env.cr.execute("SELECT count(*) FROM ir_logging WHERE id > %s", [watermark])
-        self.env["ir.cron"]._self_healing_progress(done=len(rows), remaining=self.env.cr.fetchone()[0])
+        compat.cron_progress(self.env, len(rows), self.env.cr.fetchone()[0])
         return len(signals)
 
     @api.model

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from .. import compat
+from ..compat import Constraint
 from ..engine.library import error_classes
 from .embedding_mixin import BATCH_SIZE
 
@@ -43,9 +45,7 @@ class SelfHealingKnowledgeEntry(models.Model):
     )
     active = fields.Boolean(default=True)
 
-    _sql_constraints = [
-        ("key_unique", "unique(key)", "A knowledge entry with this key already exists."),
-    ]
+    _key_unique = Constraint("unique(key)", "A knowledge entry with this key already exists.")
 
     @api.constrains("url")
     def _check_url(self):
@@ -103,15 +103,5 @@ class SelfHealingKnowledgeEntry(models.Model):
             if done < batch_size:
                 done += queue._embed_pending(batch_size - done)
         remaining = sum(queue._embedding_todo_count() for queue in queues)
-        self._report_cron_progress(done, remaining)
+        compat.cron_progress(self.env, done, remaining)
         return {"done": done, "remaining": remaining}
-
-    @api.model
-    def _report_cron_progress(self, done, remaining):
-        if not self.env.context.get("cron_id"):
-            return  # called by hand or by a test: no job to report to
-        cron = self.env["ir.cron"]
-        if hasattr(cron, "_commit_progress"):  # 19.0
-            cron._commit_progress(done, remaining=remaining)
-        else:
-            cron._notify_progress(done=done, remaining=remaining)

@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from ..compat import Constraint
+
 
 class SelfHealingOccurrence(models.Model):
     """One signal: a single time a fault was observed."""
@@ -22,10 +24,7 @@ class SelfHealingOccurrence(models.Model):
     request_path = fields.Char()
     extra = fields.Json(help="Source-specific facts: cron id, mail id, duration, query count.")
 
-    _sql_constraints = [
-        (
-            "level_known",
-            "CHECK(level IN ('DEBUG','INFO','WARNING','ERROR','CRITICAL'))",
-            "The level must be a Python logging level name.",
-        ),
-    ]
+    _level_known = Constraint(
+        "CHECK(level IN ('DEBUG','INFO','WARNING','ERROR','CRITICAL'))",
+        "The level must be a Python logging level name.",
+    )

@@ -1,5 +1,6 @@
 from odoo import api, models
 
+from .. import compat
 from ..detection import settings as detection_settings
 
 BATCH_SIZE = 5000
@@ -57,5 +58,5 @@ class SelfHealingOccurrence(models.Model):
         deleted, remaining = self._enforce_retention(batch_size)
         if not remaining:
             self.env["self_healing.capture.stat"]._purge_stale(STATS_KEEP_DAYS)
-        self.env["ir.cron"]._self_healing_progress(done=deleted, remaining=remaining)
+        compat.cron_progress(self.env, deleted, remaining)
         return deleted

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..compat import Constraint
+
 REVIEW_STATES = [("pending", "Pending"), ("approved", "Approved"), ("rejected", "Rejected")]
 
 
@@ -22,13 +24,10 @@ class SelfHealingReview(models.Model):
     reviewed_at = fields.Datetime(readonly=True)
     note = fields.Text(readonly=True)
 
-    _sql_constraints = [
-        (
-            "decision_complete",
-            "CHECK(status = 'pending' OR (done_by IS NOT NULL AND reviewed_at IS NOT NULL))",
-            "A decided review records who decided and when.",
-        ),
-    ]
+    _decision_complete = Constraint(
+        "CHECK(status = 'pending' OR (done_by IS NOT NULL AND reviewed_at IS NOT NULL))",
+        "A decided review records who decided and when.",
+    )
 
     @api.depends("res_model", "res_id", "status")
     def _compute_name(self):

@@ -2,6 +2,7 @@ import logging
 
 from odoo import api, fields, models
 
+from .. import compat
 from ..detection import installer, staging
 from ..detection import settings as detection_settings
 
@@ -118,4 +119,4 @@ class SelfHealingSignal(models.Model):
         """Processing cron: one batch per call; Odoo calls again (and commits between calls) while some remain."""
         installer.apply_database_settings(self.env.cr.dbname, detection_settings.read(self.env.cr))
         done = self._process_batch(batch_size)
-        self.env["ir.cron"]._self_healing_progress(done=done, remaining=self._pending_count())
+        compat.cron_progress(self.env, done, self._pending_count())

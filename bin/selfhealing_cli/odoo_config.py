@@ -18,7 +18,6 @@ def write_config(name, odoo, cluster, dbname, http_port=8069, extra=None, dev_ad
         "db_host": cluster.host,
         "db_port": str(cluster.port),
         "db_user": cluster.user,
-        "db_password": cluster.password or "False",
         "db_name": dbname,
         "dbfilter": f"^{dbname}$",
         "list_db": "False",
@@ -29,6 +28,8 @@ def write_config(name, odoo, cluster, dbname, http_port=8069, extra=None, dev_ad
         "without_demo": "False",
         "server_wide_modules": "base,web,self_healing",
     }
+    if cluster.password:  # Odoo 19 warns about "False" in a non-boolean option; absent means none
+        options["db_password"] = cluster.password
     options.update(extra or {})
     parser = configparser.ConfigParser()
     parser["options"] = options

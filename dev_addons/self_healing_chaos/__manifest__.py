@@ -1,7 +1,7 @@
 {
     "name": "Self-Healing Chaos",
     "summary": "Inject real Odoo faults into a database marked for chaos, to prove Self-Healing heals them",
-    "version": "18.0.1.0.0",
+    "version": "1.0.0",
     "category": "Hidden/Tools",
     "website": "https://github.com/self-healing/self_healing",
     "author": "self_healing developers",

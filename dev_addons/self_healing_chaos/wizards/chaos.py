@@ -11,6 +11,7 @@ from pathlib import Path
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.self_healing import compat
 from odoo.addons.self_healing.detection import installer
 from odoo.addons.self_healing.detection import settings as detection_settings
 
@@ -171,7 +172,7 @@ class SelfHealingChaos(models.TransientModel):
                 "login": APPROVER_LOGIN,
                 "password": approver_password,
                 "email": "approver@example.com",
-                "groups_id": [
+                compat.USER_GROUPS_FIELD: [
                     (
                         6,
                         0,

@@ -1,0 +1,76 @@
+"""Everything that differs between the Odoo series this addon runs on (18.0 and 19.0).
+
+One codebase serves both: code elsewhere uses the names below instead of testing the
+version itself, so the day a series is dropped only this file shrinks. Each entry says
+what 18.0 and 19.0 call the thing; where both series offer the same API it is used
+directly and does not appear here.
+"""
+
+from odoo import models, release
+from odoo.tools.convert import convert_file
+
+ODOO_MAJOR = release.version_info[0]
+SERIES = release.major_version  # "18.0", "19.0": the same spelling as the guardrails' odoo_versions
+
+# res.users -> res.groups: ``groups_id`` in 18.0, ``group_ids`` in 19.0 (same table, renamed field).
+USER_GROUPS_FIELD = "group_ids" if ODOO_MAJOR >= 19 else "groups_id"
+
+
+def group_members(groups):
+    """Users holding ``groups``, directly or through an implying group.
+
+    18.0 writes implied groups onto each user, so ``users`` already holds them;
+    19.0 keeps only the explicit ones in ``user_ids`` and the closure in ``all_user_ids``.
+    """
+    return groups.all_user_ids if ODOO_MAJOR >= 19 else groups.users
+
+
+def cron_progress(env, done, remaining):
+    """Report batch progress to the running scheduled action; nothing outside one.
+
+    18.0 has ``_notify_progress`` (the caller commits); 19.0 deprecates it for
+    ``_commit_progress``, which also commits, and commits even outside a cron run,
+    hence the guard on the progress row both series put in the context.
+    """
+    if not env.context.get("ir_cron_progress_id"):
+        return
+    cron = env["ir.cron"]
+    if ODOO_MAJOR >= 19:
+        cron._commit_progress(done, remaining=remaining)
+    else:
+        cron._notify_progress(done=done, remaining=remaining)
+
+
+if ODOO_MAJOR >= 19:
+    Constraint = models.Constraint
+else:
+
+    class Constraint:
+        """19.0's ``models.Constraint`` for 18.0, which only reads ``_sql_constraints``.
+
+        Declared the 19.0 way (``_name = Constraint(definition, message)``), it adds
+        ``(name, definition, message)`` to the class's own ``_sql_constraints`` when the
+        class is created, before Odoo's metaclass reads them; the database constraint is
+        ``<table>_<name>`` on both series.
+        """
+
+        def __init__(self, definition, message=""):
+            self.definition = definition
+            self.message = message
+
+        def __set_name__(self, owner, name):
+            own = list(owner.__dict__.get("_sql_constraints", []))
+            owner._sql_constraints = [*own, (name[1:], self.definition, self.message)]
+
+
+def load_series_data(env, module):
+    """Load ``<module>/data/series/<SERIES>.xml``: the records whose fields differ per series.
+
+    Called from the last data file of the manifest (a ``<function>`` tag), so every
+    record those files refer to exists already. 18.0 groups hang from a module
+    category and list ``users``; 19.0 groups hang from a ``res.groups.privilege`` and
+    list ``user_ids``; actions carry ``groups_id`` / ``group_ids``. XML ids stay the
+    module's, so an update rewrites them and an uninstall removes them.
+    """
+    convert_file(env, module, f"data/series/{SERIES}.xml", {}, mode="update", noupdate=False)
+    return True
