@@ -6,8 +6,12 @@ what 18.0 and 19.0 call the thing; where both series offer the same API it is us
 directly and does not appear here.
 """
 
-from odoo import models, release
+from odoo import Command, models, release
+from odoo.modules import module as odoo_module
+from odoo.tools import config
 from odoo.tools.convert import convert_file
+
+import odoo.addons
 
 ODOO_MAJOR = release.version_info[0]
 SERIES = release.major_version  # "18.0", "19.0": the same spelling as the guardrails' odoo_versions
@@ -74,3 +78,58 @@ def load_series_data(env, module):
     """
     convert_file(env, module, f"data/series/{SERIES}.xml", {}, mode="update", noupdate=False)
     return True
+
+
+def process_cron_job(registry, db, cron_cr, job):
+    """Run one acquired job as the cron worker does: 19.0 dropped the ``db`` argument."""
+    if ODOO_MAJOR >= 19:
+        return registry["ir.cron"]._process_job(cron_cr, job)
+    return registry["ir.cron"]._process_job(db, cron_cr, job)
+
+
+def add_addons_path(path):
+    """Put ``path`` on the addons path of this process, as a configured ``addons_path`` entry is."""
+    odoo.addons.__path__.append(path)
+    forget_manifests()
+
+
+def remove_addons_path(path):
+    """Undo add_addons_path; ValueError if ``path`` is not on it.
+
+    19.0 makes ``odoo.addons`` a namespace package whose frozen ``_NamespacePath``
+    only offers ``append``; its entries are the list ``_path``.
+    """
+    paths = odoo.addons.__path__
+    getattr(paths, "_path", paths).remove(path)
+    forget_manifests()
+
+
+def forget_manifests():
+    """Drop 19.0's per-process cache of manifests found on the addons path (18.0 reads them each time)."""
+    manifest_class = getattr(odoo_module, "Manifest", None)
+    if manifest_class is not None:
+        manifest_class._get_manifest_from_addons.cache_clear()
+
+
+def filter_owners(saved_filter):
+    """Users a saved filter (``ir.filters``) belongs to; empty means everyone.
+
+    18.0 has one optional owner, ``user_id``; 19.0 shares a filter with ``user_ids``.
+    """
+    return saved_filter.user_ids if ODOO_MAJOR >= 19 else saved_filter.user_id
+
+
+def filter_owner_values(users):
+    """``ir.filters`` values giving the filter to ``users`` (18.0 keeps only the first)."""
+    if ODOO_MAJOR >= 19:
+        return {"user_ids": [Command.set(users.ids)]}
+    return {"user_id": users[:1].id}
+
+
+def config_list(key):
+    """A comma-separated server option (``addons_path``, ``server_wide_modules``) as a list:
+    a string in 18.0's ``odoo.tools.config``, already a list in 19.0's."""
+    value = config.get(key) or []
+    if isinstance(value, str):
+        value = value.split(",")
+    return [item.strip() for item in value if item.strip()]

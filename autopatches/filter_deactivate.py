@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from odoo.tools.safe_eval import safe_eval
 
+from .. import compat
 from .base import AutoPatch, register
 from .domain_fields import broken_leaves_about
 
@@ -65,7 +66,7 @@ class FilterDeactivate(AutoPatch):
         bad_filters, bad_actions = self._offenders(env, params)
         lines = []
         for record, leaves in bad_filters.items():
-            owner = record.user_id.name or "everyone"
+            owner = ", ".join(compat.filter_owners(record).mapped("name")) or "everyone"
             lines.append(
                 f"Deactivate filter #{record.id} {record.name!r} ({owner}): "
                 + ", ".join(leaf.source for leaf in leaves)
@@ -102,9 +103,10 @@ class FilterDeactivate(AutoPatch):
         if any(filters.mapped("active")):
             return False, "a filter is still active"
         for record in filters:
-            listed = env["ir.filters"].with_user(record.user_id or env.uid).get_filters(model, record.action_id.id)
-            if any(entry["id"] == record.id for entry in listed):
-                return False, f"filter #{record.id} is still offered to its users"
+            for user in compat.filter_owners(record) or env.user:
+                listed = env["ir.filters"].with_user(user).get_filters(model, record.action_id.id)
+                if any(entry["id"] == record.id for entry in listed):
+                    return False, f"filter #{record.id} is still offered to its users"
         # What the web client does with the favourites and actions left: search with them.
         field = ctx.params["field"].split(".")[-1]
         for record in env["ir.filters"].search([("model_id", "=", model), ("domain", "ilike", field)]):

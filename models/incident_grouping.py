@@ -7,10 +7,10 @@ import psycopg2.errors
 from markupsafe import Markup, escape
 
 from odoo import _, api, models
-from odoo.tools import config
 
 import odoo.addons
 
+from .. import compat
 from ..detection import settings as detection_settings
 from ..detection import sources
 from ..engine.detect import fingerprint as fingerprints
@@ -38,7 +38,7 @@ def addons_roots():
     """The folders whose subfolders are modules: the addons path, plus Odoo's own addons folder."""
     global _addons_roots
     if _addons_roots is None:
-        roots = [path.strip() for path in (config.get("addons_path") or "").split(",") if path.strip()]
+        roots = compat.config_list("addons_path")
         roots.extend(str(path) for path in odoo.addons.__path__)
         _addons_roots = tuple(dict.fromkeys(roots))
     return _addons_roots

@@ -19,7 +19,8 @@ class MailMail(models.Model):
 
     _inherit = "mail.mail"
 
-    def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
+    def _postprocess_sent_message(self, success_pids, *args, failure_reason=False, failure_type=None, **kwargs):
+        # *args/**kwargs: 19.0 inserts success_emails after success_pids; passed through untouched.
         # Read before super(): sent mails may be deleted there (auto_delete).
         failed = [
             (
@@ -34,7 +35,7 @@ class MailMail(models.Model):
             if mail.state == "exception"
         ]
         result = super()._postprocess_sent_message(
-            success_pids, failure_reason=failure_reason, failure_type=failure_type
+            success_pids, *args, failure_reason=failure_reason, failure_type=failure_type, **kwargs
         )
         if failed:
             try:

@@ -85,7 +85,7 @@ class SweepingViewWrite(RenameCategory):
     scope_models = ("ir.ui.view",)
 
     def apply(self, ctx):
-        ctx.write(ctx.env.ref("base.view_partner_title_form"), {"priority": 17})
+        ctx.write(ctx.env.ref("base.res_partner_industry_view_form"), {"priority": 17})
 
 
 class CriticalRename(RenameCategory):
@@ -182,7 +182,7 @@ class TestAutopatchRunner(SelfHealingCase):
         self.assertEqual(self.category.name, "Runner")
 
     def test_writes_with_irreversible_side_effects_are_refused(self):
-        view = self.env.ref("base.view_partner_title_form")
+        view = self.env.ref("base.res_partner_industry_view_form")
         custom = self.env["ir.ui.view.custom"].create(
             {
                 "ref_id": view.id,

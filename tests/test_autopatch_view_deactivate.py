@@ -5,7 +5,7 @@ from ..autopatches import runner
 from . import autopatch_faults as faults
 from .common import SelfHealingCase
 
-PARENT = "base.view_partner_title_form"
+PARENT = "base.res_partner_industry_view_form"
 
 
 @tagged("post_install", "-at_install")
@@ -25,13 +25,13 @@ class TestViewDeactivate(SelfHealingCase):
         self.assertTrue(result.ok, attempt.outcome)
         self.assertFalse(view.active)
         self.env.ref(PARENT)._check_xml()
-        arch = self.env["res.partner.title"].get_view(self.env.ref(PARENT).id, "form")["arch"]
+        arch = self.env["res.partner.industry"].get_view(self.env.ref(PARENT).id, "form")["arch"]
         self.assertNotIn(faults.GHOST_FIELD, arch)
         return attempt
 
     def test_view_with_missing_field(self):
         view = faults.break_inheriting_view(self.env, PARENT, kind="field")
-        self.assert_parent_broken(f'Field "{faults.GHOST_FIELD}" does not exist in model "res.partner.title"')
+        self.assert_parent_broken(f'Field "{faults.GHOST_FIELD}" does not exist in model "res.partner.industry"')
         attempt = self.heal(view)
         arch_before = view.arch_db
         attempt.with_user(self.sh_manager).action_rollback()
@@ -70,7 +70,7 @@ class TestViewDeactivate(SelfHealingCase):
 
     # -- found from the missing field and its model, as Odoo 18's message names no view
 
-    def by_field(self, field=faults.GHOST_FIELD, model="res.partner.title"):
+    def by_field(self, field=faults.GHOST_FIELD, model="res.partner.industry"):
         return runner.check(self.env, "view_deactivate", {"model": model, "field": field})
 
     def test_found_by_model_and_field(self):
@@ -81,7 +81,7 @@ class TestViewDeactivate(SelfHealingCase):
             [
                 {
                     "name": name,
-                    "model": "res.partner.title",
+                    "model": "res.partner.industry",
                     "inherit_id": self.env.ref(PARENT).id,
                     "arch": f'<xpath expr="/*" position="inside">{node}</xpath>',
                 }
@@ -92,11 +92,11 @@ class TestViewDeactivate(SelfHealingCase):
             ]
         )
         view = faults.break_inheriting_view(self.env, PARENT, kind="field")
-        params = {"model": "res.partner.title", "field": faults.GHOST_FIELD}
+        params = {"model": "res.partner.industry", "field": faults.GHOST_FIELD}
         ok, reason = self.by_field()
         self.assertTrue(ok, reason)
         self.assertEqual(
-            reason, f'view #{view.id}: Field "{faults.GHOST_FIELD}" does not exist in model "res.partner.title"'
+            reason, f'view #{view.id}: Field "{faults.GHOST_FIELD}" does not exist in model "res.partner.industry"'
         )
         plan = runner.preview(self.env, "view_deactivate", params)
         self.assertIn(
@@ -118,20 +118,20 @@ class TestViewDeactivate(SelfHealingCase):
         quoting = self.env["ir.ui.view"].create(
             {
                 "name": "self_healing quoting customisation",
-                "model": "res.partner.title",
+                "model": "res.partner.industry",
                 "inherit_id": self.env.ref(PARENT).id,
                 "arch": f'<xpath expr="/*" position="inside"><separator string="was {faults.GHOST_FIELD}"/></xpath>',
             }
         )
         view = faults.break_inheriting_view(self.env, PARENT, kind="field")
         self.env["ir.model.data"].create(
-            {"module": "self_healing", "name": "chaos_broken_title_form", "model": "ir.ui.view", "res_id": view.id}
+            {"module": "self_healing", "name": "chaos_broken_industry_form", "model": "ir.ui.view", "res_id": view.id}
         )
         ok, reason = self.by_field()
         self.assertFalse(ok)
         self.assertIn(
             f"view #{view.id} 'self_healing chaos customisation': it belongs to module self_healing"
-            " (self_healing.chaos_broken_title_form)",
+            " (self_healing.chaos_broken_industry_form)",
             reason,
         )
         # The customisation that only quotes the field is no culprit: the module's view keeps the form broken.
@@ -148,7 +148,7 @@ class TestViewDeactivate(SelfHealingCase):
         self.assertFalse(ok)
         self.assertEqual(
             reason,
-            "no active customised view of res.partner.title names the field 'x_never_was': nothing safe to deactivate",
+            "no active customised view of res.partner.industry names the field 'x_never_was': nothing safe to deactivate",
         )
         ok, reason = self.by_field(model="res.partner")
         self.assertFalse(ok)
@@ -161,6 +161,6 @@ class TestViewDeactivate(SelfHealingCase):
         ok, reason = runner.check(self.env, "view_deactivate", {"field": faults.GHOST_FIELD})
         self.assertFalse(ok)
         self.assertIn("one of these parameters is required: view_id, view_name, model", reason)
-        ok, reason = runner.check(self.env, "view_deactivate", {"model": "res.partner.title", "field": "x_a')]"})
+        ok, reason = runner.check(self.env, "view_deactivate", {"model": "res.partner.industry", "field": "x_a')]"})
         self.assertFalse(ok)
         self.assertIn("parameter 'field'", reason)

@@ -8,6 +8,7 @@ from odoo.sql_db import db_connect
 from odoo.tests import tagged
 from odoo.tests.common import get_db_name
 
+from .. import compat
 from .test_detection_common import committed_env, staged_rows, use_live_capture, wait_for
 
 
@@ -52,7 +53,7 @@ class TestDetectionCron(unittest.TestCase):
             with db.cursor() as cron_cr:
                 job = Registry(self.dbname)["ir.cron"]._acquire_one_job(cron_cr, cron_id)
                 self.assertTrue(job, f"cron {cron_id} is not ready")
-                Registry(self.dbname)["ir.cron"]._process_job(db, cron_cr, job)
+                compat.process_cron_job(Registry(self.dbname), db, cron_cr, job)
         finally:
             thread.dbname = previous
 

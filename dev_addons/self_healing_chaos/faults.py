@@ -18,13 +18,12 @@ from datetime import timedelta
 
 import psycopg2.errors
 
-import odoo
 from odoo import fields
 from odoo.modules import module as odoo_module
 from odoo.tools import SQL
 
-import odoo.addons
 from odoo.addons.base.models.ir_cron import CompletionStatus
+from odoo.addons.self_healing import compat
 
 GHOST_FIELD = "x_self_healing_ghost"
 
@@ -89,7 +88,7 @@ def break_bundle_file(attachment, how="missing"):
 # -- VIEW_FIELD_MISSING / XPATH_NOT_FOUND -------------------------------------
 
 
-def break_inheriting_view(env, parent_xmlid="base.view_partner_title_form", kind="field"):
+def break_inheriting_view(env, parent_xmlid="base.res_partner_industry_view_form", kind="field"):
     """A database-only customisation of ``parent_xmlid`` that no longer fits, as after an uninstall."""
     parent = env.ref(parent_xmlid)
     view = env["ir.ui.view"].create(
@@ -137,7 +136,7 @@ def break_saved_filter(env, model="res.partner", user=None):
         {
             "name": "self_healing chaos favourite",
             "model_id": model,
-            "user_id": user.id if user else False,
+            **compat.filter_owner_values(user or env["res.users"]),
             "domain": "[('name', '!=', False)]",
         }
     )
@@ -174,7 +173,7 @@ def break_record_rule(env, model="res.partner.category", group_xmlid="base.group
 # -- UNDEFINED_COLUMN ---------------------------------------------------------
 
 
-def drop_column(env, model="res.partner.title", column="shortcut"):
+def drop_column(env, model="res.partner.industry", column="full_name"):
     """The column of a stored field disappears, as when code is updated without '-u'."""
     env.flush_all()
     table = env[model]._table
@@ -323,12 +322,12 @@ def throwaway_addon(name, manifest_text):
         pass
     with open(os.path.join(module_dir, "__manifest__.py"), "w", encoding="utf-8") as handle:
         handle.write(manifest_text)
-    odoo.addons.__path__.append(root)
+    compat.add_addons_path(root)
     try:
         yield module_dir
     finally:
         with contextlib.suppress(ValueError):
-            odoo.addons.__path__.remove(root)
+            compat.remove_addons_path(root)
         sys.modules.pop(f"odoo.addons.{name}", None)
         shutil.rmtree(root, ignore_errors=True)
 

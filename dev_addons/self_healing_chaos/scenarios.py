@@ -127,7 +127,7 @@ def provoke_asset_bundle(facts):
 
 
 def inject_view_field(env, run):
-    view = faults.break_inheriting_view(env, "base.view_partner_title_form", kind="field")
+    view = faults.break_inheriting_view(env, "base.res_partner_industry_view_form", kind="field")
     return {"view_id": view.id, "arch": view.arch_db}
 
 
@@ -168,8 +168,8 @@ def provoke_record_rule(facts):
 
 
 def inject_missing_column(env, run):
-    faults.drop_column(env, "res.partner.title", "shortcut")
-    return {"model": "res.partner.title", "column": "shortcut"}
+    faults.drop_column(env, "res.partner.industry", "full_name")
+    return {"model": "res.partner.industry", "column": "full_name"}
 
 
 def provoke_missing_column(facts):

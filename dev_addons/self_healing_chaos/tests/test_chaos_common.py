@@ -20,8 +20,8 @@ import threading
 from odoo import api
 from odoo.tests import HttpCase
 
-import odoo.addons
 from odoo.addons.base.models.ir_cron import CompletionStatus
+from odoo.addons.self_healing import compat
 from odoo.addons.self_healing.detection import capture
 from odoo.addons.self_healing.tests.test_detection_common import (
     SERVER_LEVELS,
@@ -80,8 +80,8 @@ class ChaosScenarioCase(HttpCase):
         self.addCleanup(self.smtp.stop)
         self.addons_path = tempfile.mkdtemp(prefix="self_healing_chaos_addons_")
         self.addCleanup(shutil.rmtree, self.addons_path, True)
-        odoo.addons.__path__.append(self.addons_path)
-        self.addCleanup(odoo.addons.__path__.remove, self.addons_path)
+        compat.add_addons_path(self.addons_path)
+        self.addCleanup(compat.remove_addons_path, self.addons_path)
         server = faults.make_mail_server(self.env, self.smtp.port)
         server.from_filter = "example.com"
         self.run_context = scenarios.RoundContext(round=1, addons_path=self.addons_path, mail_server_id=server.id)

@@ -40,7 +40,7 @@ class TestChaosScenarios(ChaosScenarioCase):
     def test_view_missing_field_only_warns(self):
         incident = self.assert_scenario_detected("view_missing_field")
         self.assertIn(
-            'Field "x_self_healing_ghost" does not exist in model "res.partner.title"', incident.sample_traceback
+            'Field "x_self_healing_ghost" does not exist in model "res.partner.industry"', incident.sample_traceback
         )
         from odoo.addons.self_healing.autopatches import runner
 
@@ -48,12 +48,12 @@ class TestChaosScenarios(ChaosScenarioCase):
         # enough for the patch to find the one customised view of that model failing on that field.
         params = incident.match_evidence["params"]
         self.assertFalse({"view_id", "view_name"} & set(params))
-        self.assertEqual((params["model"], params["field"]), ("res.partner.title", faults.GHOST_FIELD))
+        self.assertEqual((params["model"], params["field"]), ("res.partner.industry", faults.GHOST_FIELD))
         broken = self.env["ir.ui.view"].search([("name", "=", "self_healing chaos customisation")])
         ok, reason = runner.check(self.env, "view_deactivate", {"model": params["model"], "field": params["field"]})
         self.assertTrue(ok, reason)
         self.assertEqual(
-            reason, f'view #{broken.id}: Field "{faults.GHOST_FIELD}" does not exist in model "res.partner.title"'
+            reason, f'view #{broken.id}: Field "{faults.GHOST_FIELD}" does not exist in model "res.partner.industry"'
         )
 
     def test_saved_filter(self):
@@ -62,7 +62,7 @@ class TestChaosScenarios(ChaosScenarioCase):
 
     def test_missing_column(self):
         incidents = self.assert_scenario_detected("missing_column")
-        self.assertEqual(set(incidents.mapped(lambda i: i.match_evidence["params"]["column"])), {"shortcut"})
+        self.assertEqual(set(incidents.mapped(lambda i: i.match_evidence["params"]["column"])), {"full_name"})
 
     def test_cron_deactivated(self):
         incident = self.assert_scenario_detected("cron_deactivated")
