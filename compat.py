@@ -6,6 +6,8 @@ what 18.0 and 19.0 call the thing; where both series offer the same API it is us
 directly and does not appear here.
 """
 
+import os
+
 from odoo import Command, models, release
 from odoo.modules import module as odoo_module
 from odoo.tools import config
@@ -133,3 +135,53 @@ def config_list(key):
     if isinstance(value, str):
         value = value.split(",")
     return [item.strip() for item in value if item.strip()]
+
+
+def parse_bundle_name(env, filename, debug):
+    """``(bundle, rtl, asset_type, autoprefix)`` of a generated bundle's file name; ValueError if not one.
+
+    19.0 adds autoprefixed CSS bundles (``….autoprefixed.min.css``) and returns the flag as a
+    fourth value; 18.0 has none, so it is always False there.
+    """
+    parsed = env["ir.asset"]._parse_bundle_name(filename, debug)
+    return (*parsed, False) if len(parsed) == 3 else parsed
+
+
+def asset_bundle_options(autoprefix):
+    """Keyword arguments of ``ir.qweb._get_asset_bundle`` for that flag (18.0 has no such argument)."""
+    return {"autoprefix": True} if autoprefix else {}
+
+
+def run_cron_here(cron):
+    """Run a scheduled action once in the current transaction; its exception propagates.
+
+    That is 18.0's ``method_direct_trigger``. 19.0's runs the job on a cursor of its own,
+    commits it and turns a failure into a client action: useless inside a fix's savepoint,
+    which must see the fix's own writes and be rolled back. (A 19.0 job that calls
+    ``_commit_progress`` still commits, as a job calling ``cr.commit()`` does on 18.0.)
+    """
+    if ODOO_MAJOR < 19:
+        return cron.method_direct_trigger()
+    cron.ensure_one()
+    cron.browse().check_access("write")
+    job, _progress = cron.with_user(cron.user_id).with_context(lastcall=cron.lastcall, cron_id=cron.id)._add_progress()
+    job.ir_actions_server_id.run()
+    cron.env.flush_all()
+    return True
+
+
+# The folder of the ``odoo`` package: 19.0 makes it a namespace package, without ``__file__``.
+ODOO_PACKAGE_DIR = os.path.dirname(os.path.realpath(release.__file__))
+
+
+def load_manifest(module, module_dir):
+    """The manifest of ``module`` read from ``module_dir`` now, validated as the loader does.
+
+    Raises ValueError("Module <module>: invalid manifest") on a bad version on both series.
+    18.0's ``load_manifest`` does that; 19.0 deprecates it for ``Manifest``, which parses
+    the file (an unparsable one gives no manifest) and validates on first access.
+    """
+    if ODOO_MAJOR < 19:
+        return odoo_module.load_manifest(module, module_dir)
+    manifest = odoo_module.Manifest._from_path(module_dir)
+    return dict(manifest) if manifest else {}

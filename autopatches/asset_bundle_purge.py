@@ -2,6 +2,7 @@
 
 import hashlib
 
+from .. import compat
 from .base import AutoPatch, register
 
 BUNDLE_URL_PREFIX = "/web/assets/"
@@ -38,27 +39,28 @@ def defect(attachment):
 
 
 def bundle_key(env, attachment):
-    """``(bundle_name, asset_type, rtl, debug)`` of a bundle attachment, or None for a source map."""
+    """``(bundle_name, asset_type, rtl, debug, autoprefix)`` of a bundle attachment, or None for a source map."""
     filename = attachment.url.rsplit("/", 1)[-1]
     # Minified bundles end in .min.js/.min.css; the debug ones do not.
     for debug in (False, True):
         try:
-            name, rtl, asset_type = env["ir.asset"]._parse_bundle_name(filename, debug)
+            name, rtl, asset_type, autoprefix = compat.parse_bundle_name(env, filename, debug)
         except ValueError:
             continue
-        return name, asset_type, rtl, debug
+        return name, asset_type, rtl, debug, autoprefix
     return None
 
 
 def regenerate(env, key):
     """Build a bundle again the way the /web/assets route does; return its attachment."""
-    name, asset_type, rtl, debug = key
+    name, asset_type, rtl, debug, autoprefix = key
     bundle = env["ir.qweb"]._get_asset_bundle(
         name,
         css=asset_type == "css",
         js=asset_type == "js",
         debug_assets=debug,
         rtl=rtl,
+        **compat.asset_bundle_options(autoprefix),
     )
     if asset_type == "css":
         return bundle.css() if bundle.stylesheets else env["ir.attachment"]
@@ -107,7 +109,7 @@ class AssetBundlePurge(AutoPatch):
         for attachment in siblings:
             reason = broken.get(attachment)
             lines.append(f"  #{attachment.id} {attachment.url}" + (f"  <- {reason}" if reason else ""))
-        lines.append("Then build again: " + ", ".join(sorted(f"{name} ({kind})" for name, kind, _rtl, _debug in keys)))
+        lines.append("Then build again: " + ", ".join(sorted(f"{name} ({kind})" for name, kind, *_flags in keys)))
         return "\n".join(lines)
 
     def apply(self, ctx):

@@ -6,6 +6,7 @@ job only needs switching back on; the proof is running it once. While its
 code still fails, validation fails and the job stays off.
 """
 
+from .. import compat
 from .base import AutoPatch, register
 
 
@@ -61,7 +62,7 @@ class CronReactivate(AutoPatch):
         cron = ctx.env["ir.cron"].browse(ctx.memo["cron_id"])
         try:
             with ctx.env.cr.savepoint():
-                cron.method_direct_trigger()
+                compat.run_cron_here(cron)
         except Exception as exc:  # noqa: BLE001 - whatever the job raises is the reason to refuse
             return False, f"the job still fails: {type(exc).__name__}: {exc}"
         return True, f"scheduled action #{cron.id} {cron.cron_name!r} is active and ran once successfully"

@@ -15,6 +15,7 @@ from odoo.modules import module as odoo_module
 
 import odoo.addons
 
+from .. import compat
 from ..engine.patching import manifest_text
 from .base import AutoPatch, register
 
@@ -23,7 +24,7 @@ MANIFEST = "__manifest__.py"
 
 def odoo_roots():
     """Folders holding Odoo's own code and standard addons: never patched."""
-    source = os.path.realpath(os.path.dirname(odoo.__file__))
+    source = compat.ODOO_PACKAGE_DIR
     return [source, os.path.realpath(os.path.join(source, os.pardir, "addons"))]
 
 
@@ -116,7 +117,8 @@ class ManifestFix(AutoPatch):
         if left:
             return False, "; ".join(left.values())
         # Odoo's loader raises on an invalid version; it would only warn about the license.
-        manifest = odoo_module.load_manifest(module, os.path.dirname(path))
+        compat.forget_manifests()  # 19.0 would otherwise keep answering with the manifest it read before
+        manifest = compat.load_manifest(module, os.path.dirname(path))
         if not manifest or not manifest.get("license"):
             return False, f"Odoo does not load a licensed manifest for {module}"
         return (

@@ -1,10 +1,42 @@
 """Shared set-up for the Odoo tests: users of each Self-Healing group."""
 
+from contextlib import contextmanager
+
+from odoo import release
 from odoo.tests.common import TransactionCase, new_test_user
+
+ODOO_MAJOR = release.version_info[0]
+
+
+def domain_field_error(model, field):
+    """How this Odoo words a domain naming a missing field (the values of the condition follow)."""
+    wording = "in condition" if ODOO_MAJOR >= 19 else "in leaf"  # odoo/orm/domains.py vs odoo/osv/expression.py
+    return f"Invalid field {model}.{field} {wording}"
+
+
+def read_field_error(model, field):
+    """How this Odoo words reading a missing field: 19.0 dropped "model" from the 18.0 sentence."""
+    return f"Invalid field {field!r} on {'' if ODOO_MAJOR >= 19 else 'model '}{model!r}"
+
 
 GROUP_USER = "self_healing.group_self_healing_user"
 GROUP_APPROVER = "self_healing.group_self_healing_approver"
 GROUP_MANAGER = "self_healing.group_self_healing_manager"
+
+
+@contextmanager
+def cron_batch_env(case):
+    """The environment a scheduled action's batch runs in, for ``case`` (a TransactionCase).
+
+    19.0's ``_commit_progress`` commits, which the test's own cursor refuses; a cursor
+    opened in registry test mode shares the test's transaction and turns that commit
+    into a savepoint, as when Odoo runs crons during tests. 18.0 never commits there.
+    """
+    if ODOO_MAJOR < 19:
+        yield case.env
+        return
+    with case.enter_registry_test_mode(), case.registry.cursor() as cr:
+        yield case.env(cr=cr)
 
 
 class SelfHealingCase(TransactionCase):

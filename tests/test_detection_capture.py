@@ -12,6 +12,7 @@ from odoo.sql_db import close_db, db_connect
 from odoo.tests import tagged
 from odoo.tests.common import get_db_name
 
+from .. import compat
 from ..detection import capture, installer
 from ..detection.filters import SlowRecordForwarder
 from ..detection.sink import StagingSink
@@ -158,7 +159,7 @@ class TestDetectionCapture(unittest.TestCase):
             "forwarders = [h for h in logging.getLogger('werkzeug').handlers if getattr(h, '_self_healing_slow_forwarder', False)]\n"
             "print('reloads', count(), len(forwarders))\n"
         )
-        odoo_root = Path(odoo.__file__).resolve().parent.parent
+        odoo_root = Path(compat.ODOO_PACKAGE_DIR).parent
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(odoo_root), os.environ.get("PYTHONPATH")])))
         result = subprocess.run(
             [sys.executable, "-c", script, odoo.tools.config.rcfile, self.dbname],

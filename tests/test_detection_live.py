@@ -4,6 +4,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..engine.detect import fingerprint as fingerprints
 from ..models.incident_grouping import addons_roots, grouping_key
+from .common import read_field_error
 from .test_detection_common import committed_env, staged_rows, use_live_capture, wait_for
 
 
@@ -93,8 +94,8 @@ class TestDetectionLive(HttpCase):
             self.assertEqual(
                 sorted(incidents.mapped("message_template")),
                 [
-                    "Invalid field 'x_detect_missing_a' on model 'res.partner'",
-                    "Invalid field 'x_detect_missing_b' on model 'res.partner'",
+                    read_field_error("res.partner", "x_detect_missing_a"),
+                    read_field_error("res.partner", "x_detect_missing_b"),
                 ],
             )
             self.assertEqual(incidents.mapped("occurrence_count"), [1, 1])

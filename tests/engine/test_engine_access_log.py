@@ -79,7 +79,9 @@ def odoo_werkzeug_logger():
         stream = io.StringIO()
         handler = logging.StreamHandler(stream)
         log_format = "%(asctime)s %(pid)s %(levelname)s %(dbname)s %(name)s: %(message)s %(perf_info)s"
-        handler.setFormatter((netsvc.ColoredFormatter if colored else netsvc.DBFormatter)(log_format))
+        # 18.0 fills pid/dbname in DBFormatter; 19.0 dropped it for its LogRecord and a plain Formatter.
+        plain = getattr(netsvc, "DBFormatter", logging.Formatter)
+        handler.setFormatter((netsvc.ColoredFormatter if colored else plain)(log_format))
         logger = logging.getLogger("werkzeug")
         perf_filter = (netsvc.ColoredPerfFilter if colored else netsvc.PerfFilter)()
         logger.addHandler(handler)

@@ -419,6 +419,65 @@ EXAMPLES = [
         ),
     ),
     (
+        # Odoo 19.0 (odoo/orm/domains.py): "in condition", raised while handling the KeyError of the lookup.
+        "19.0 saved filter on a field that no longer exists",
+        "INVALID_FIELD_DOMAIN",
+        REQUEST_ERROR
+        + "\n"
+        + traceback(
+            [("/opt/odoo/odoo/orm/domains.py", 914, "__get_field", "field = model._fields[field_name]")],
+            "KeyError: 'x_old_segment'",
+        )
+        + DURING
+        + traceback(
+            HTTP
+            + [
+                (
+                    "/opt/odoo/odoo/orm/domains.py",
+                    916,
+                    "__get_field",
+                    'self._raise("Invalid field %s.%s", model._name, field_name)',
+                ),
+                (
+                    "/opt/odoo/odoo/orm/domains.py",
+                    901,
+                    "_raise",
+                    "raise error(message % (*args, self.field_expr, self.operator, self.value))",
+                ),
+            ],
+            "ValueError: Invalid field res.partner.x_old_segment in condition ('x_old_segment', '=', 'gold')",
+        ),
+    ),
+    (
+        "19.0 record rule uses a field that no longer exists",
+        "INVALID_FIELD_DOMAIN",
+        REQUEST_ERROR
+        + "\n"
+        + traceback(
+            [("/opt/odoo/odoo/orm/domains.py", 914, "__get_field", "field = model._fields[field_name]")],
+            "KeyError: 'project_ids'",
+        )
+        + DURING
+        + traceback(
+            HTTP
+            + [
+                (
+                    "/opt/odoo/odoo/addons/base/models/ir_rule.py",
+                    190,
+                    "_compute_domain",
+                    "dom = safe_eval(rule.domain_force, eval_context) if rule.domain_force else []",
+                ),
+                (
+                    "/opt/odoo/odoo/orm/domains.py",
+                    901,
+                    "_raise",
+                    "raise error(message % (*args, self.field_expr, self.operator, self.value))",
+                ),
+            ],
+            "ValueError: Invalid field account.analytic.account.project_ids in condition ('project_ids', '!=', False)",
+        ),
+    ),
+    (
         "xml id of an uninstalled module",
         "EXTERNAL_ID_NOT_FOUND",
         REQUEST_ERROR
@@ -621,6 +680,16 @@ EXAMPLES = [
                 ],
                 "ValueError: Module acme_stock: invalid manifest",
             ),
+        ),
+    ),
+    (
+        # Odoo 19.0 skips a well-formed version of another series with a warning instead of raising.
+        "19.0 manifest of another series",
+        "MANIFEST_INVALID",
+        header(
+            "WARNING",
+            "odoo.modules.module",
+            "The module acme_stock has an incompatible version, setting installable=False",
         ),
     ),
     # --- crons ------------------------------------------------------------------------------------
@@ -1288,20 +1357,34 @@ def test_view_error_captures_the_view(engine):
     assert result.params["field"] == "x_loyalty_tier"
 
 
-def test_stored_filter_captures_model_and_field(engine):
-    text = next(t for n, _e, t in EXAMPLES if n == "saved filter uses a field that no longer exists")
+@pytest.mark.parametrize(
+    "name", ["saved filter uses a field that no longer exists", "19.0 saved filter on a field that no longer exists"]
+)
+def test_stored_filter_captures_model_and_field(engine, name):
+    text = next(t for n, _e, t in EXAMPLES if n == name)
     result = engine.classify(text)
     assert result.guardrail == "GR-DOM-001"
     assert (result.params["model"], result.params["field"]) == ("res.partner", "x_old_segment")
 
 
-def test_record_rule_goes_to_the_critical_guardrail(engine):
-    text = next(t for n, _e, t in EXAMPLES if n == "record rule uses a field that no longer exists")
+@pytest.mark.parametrize(
+    "name", ["record rule uses a field that no longer exists", "19.0 record rule uses a field that no longer exists"]
+)
+def test_record_rule_goes_to_the_critical_guardrail(engine, name):
+    text = next(t for n, _e, t in EXAMPLES if n == name)
     result = engine.classify(text)
     guardrail = engine.library.by_code[result.guardrail]
     assert guardrail.autopatch == "rule_deactivate"
     assert guardrail.critical is True
     assert result.params["model"] == "account.analytic.account"
+
+
+def test_19_manifest_of_another_series_goes_to_the_manifest_fix(engine):
+    text = next(t for n, _e, t in EXAMPLES if n == "19.0 manifest of another series")
+    result = engine.classify(text)
+    assert result.guardrail == "GR-MAN-002"
+    assert engine.library.by_code[result.guardrail].autopatch == "manifest_fix"
+    assert result.params["module"] == "acme_stock"
 
 
 def test_cron_deactivation_captures_name_and_id(engine):
