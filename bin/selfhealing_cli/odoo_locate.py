@@ -15,7 +15,7 @@ from .errors import UsageError
 
 SUPPORTED_MAJOR_VERSIONS = (18, 19)
 HOW_TO_PROVIDE = (
-    "set ODOO_SRC to an Odoo 18.0 source tree (the folder with odoo-bin) whose requirements are "
+    "set ODOO_SRC to an Odoo 18.0 or 19.0 source tree (the folder with odoo-bin) whose requirements are "
     "installed, or make the `odoo` package importable"
 )
 

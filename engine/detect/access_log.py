@@ -70,6 +70,9 @@ def _split_request(request):
     before, space, last = target.rpartition(" ")
     if space and last.startswith("HTTP/"):
         target, protocol = before, last
+    # Odoo 19.0 appends "#<model>.<method>" to RPC paths in its access log; browsers never send a
+    # fragment, so a "#" can only be that annotation, and the request's path is what precedes it.
+    target = target.partition("#")[0]
     path, _, query_string = target.partition("?")
     return method, path, query_string, protocol
 

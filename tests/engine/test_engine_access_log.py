@@ -35,6 +35,16 @@ def test_full_odoo_line_is_parsed():
     )
 
 
+def test_19_rpc_annotation_is_not_part_of_the_path():
+    # Odoo 19.0's CommonRequestHandler appends "#<model>.<method>" to RPC request paths.
+    entry = parse_access_line(
+        LINE.replace("web_search_read?debug=1", "web_search_read?debug=1#res.partner.web_search_read")
+    )
+    assert (entry.path, entry.query_string) == ("/web/dataset/call_kw/res.partner/web_search_read", "debug=1")
+    line = '127.0.0.1 - - [01/May/2024 10:00:00] "POST /web/dataset/call_kw/res.partner/read#res.partner.read HTTP/1.1" 200 - 3 0.001 0.002'
+    assert parse_access_line(line).path == "/web/dataset/call_kw/res.partner/read"
+
+
 def test_message_without_odoo_header_and_request_without_figures():
     entry = parse_access_line('10.0.0.5 - - [01/May/2024 10:00:00] "GET /web/login HTTP/1.1" 303 1234 - - -')
     assert (entry.method, entry.path, entry.status, entry.dbname) == ("GET", "/web/login", 303, None)
