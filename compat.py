@@ -6,9 +6,10 @@ what 18.0 and 19.0 call the thing; where both series offer the same API it is us
 directly and does not appear here.
 """
 
+import contextlib
 import os
 
-from odoo import Command, models, release
+from odoo import Command, fields, models, release
 from odoo.modules import module as odoo_module
 from odoo.tools import config
 from odoo.tools.convert import convert_file
@@ -166,6 +167,7 @@ def run_cron_here(cron):
     cron.browse().check_access("write")
     job, _progress = cron.with_user(cron.user_id).with_context(lastcall=cron.lastcall, cron_id=cron.id)._add_progress()
     job.ir_actions_server_id.run()
+    cron.lastcall = fields.Datetime.now()
     cron.env.flush_all()
     return True
 
@@ -185,3 +187,28 @@ def load_manifest(module, module_dir):
         return odoo_module.load_manifest(module, module_dir)
     manifest = odoo_module.Manifest._from_path(module_dir)
     return dict(manifest) if manifest else {}
+
+
+def registry_in_test_mode(registry):
+    """Whether the registry hands out the running test's cursor.
+
+    18.0 says so (``in_test_mode``); 19.0's test framework instead patches the registry
+    instance's ``cursor`` method (odoo/tests/common.py, ``_registry_test_mode_patches``).
+    """
+    if ODOO_MAJOR < 19:
+        return registry.in_test_mode()
+    return "cursor" in vars(registry)
+
+
+@contextlib.contextmanager
+def signalled_changes(registry):
+    """Signal the registry and cache changes made inside to the other workers, or drop them on error.
+
+    That is ``Registry.manage_changes``, which 19.0 deprecates for its two halves, present in both.
+    """
+    try:
+        yield registry
+        registry.signal_changes()
+    except Exception:
+        registry.reset_changes()
+        raise

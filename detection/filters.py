@@ -10,7 +10,7 @@ import threading
 
 from . import capture
 from .cache import settings_cache
-from .sources import CRON_DONE_FORMAT, always_captured_record
+from .sources import CRON_DONE_FORMATS, always_captured_record
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -90,8 +90,10 @@ class SlowRecordForwarder(logging.Handler):
 
     def _slow_message(self, record):
         limits = settings_cache.get(_current_dbname())
-        if record.msg is CRON_DONE_FORMAT or record.msg == CRON_DONE_FORMAT:
-            seconds = record.args[2] if isinstance(record.args, tuple) and len(record.args) == 3 else None
+        position = CRON_DONE_FORMATS.get(record.msg) if isinstance(record.msg, str) else None
+        if position is not None:
+            args = record.args
+            seconds = args[position] if isinstance(args, tuple) and len(args) > position else None
             if limits.slow_cron_seconds is None or not isinstance(seconds, (int, float)):
                 return None
             return record.getMessage() if seconds > limits.slow_cron_seconds else None

@@ -18,8 +18,12 @@ from ..engine.detect import access_log
 CRON_LOGGER = "odoo.addons.base.models.ir_cron"
 MAIL_LOGGER = "odoo.addons.mail.models.mail_mail"
 ACCESS_LOGGER = "werkzeug"
-# The exact format strings ir.cron uses, compared by identity of text on the hot path.
-CRON_DONE_FORMAT = "Job %r (%s) done in %.3fs"
+# The exact format strings ir.cron logs a finished job with, each with the position of the
+# duration among its arguments: 18.0 logs it on its own, 19.0 with the status and the counts.
+CRON_DONE_FORMATS = {
+    "Job %r (%s) done in %.3fs": 2,
+    "Job %r (%s) %s (#loop %s; done %s; remaining %s; duration %.2fs)": 6,
+}
 
 SCHEDULER_BLOCKED_FORMAT = "Skipping database %s because of modules to install/upgrade/remove."
 
@@ -102,7 +106,11 @@ def blocks_scheduler(signal):
     return entry is not None and entry.blocks_scheduler
 
 
-_CRON_DONE = re.compile(r"Job (?P<name>.+) \((?P<id>\d+)\) done in (?P<seconds>\d+(?:\.\d+)?)s\Z", re.S)
+_CRON_DONE = re.compile(
+    r"Job (?P<name>.+) \((?P<id>\d+)\) (?:done in (?P<seconds>\d+(?:\.\d+)?)s"
+    r"|[a-z ]+ \(#loop \d+; done \d+; remaining \d+; duration (?P<seconds_19>\d+(?:\.\d+)?)s\))\Z",
+    re.S,
+)
 _CRON_FAILED = re.compile(
     r"Job (?P<name>.+?) \((?P<id>\d+)\) (?:server action #(?P<action>\d+) failed|timed out)", re.S
 )
@@ -171,7 +179,7 @@ def refine(source, logger, message):
         done = _CRON_DONE.match(message)
         if done:
             name = unquote(done.group("name"))
-            seconds = float(done.group("seconds"))
+            seconds = float(done.group("seconds") or done.group("seconds_19"))
             return Refinement(
                 "performance",
                 group_key=f"cron {name}",

@@ -25,6 +25,8 @@ from contextlib import nullcontext
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.modules.registry import Registry
 
+from .. import compat
+
 _logger = logging.getLogger(__name__)
 
 MIN_INTERVAL = 60.0
@@ -246,7 +248,7 @@ def run_jobs(dbname, signature=None):
     try:
         registry = Registry(dbname).check_signaling()
         # In test mode the registry's cursor is the test's own, which this thread must leave alone.
-        changes = nullcontext() if registry.in_test_mode() else registry.manage_changes()
+        changes = nullcontext() if compat.registry_in_test_mode(registry) else compat.signalled_changes(registry)
         with changes:
             # Committed at once, so that a job rolled back later keeps it for the session.
             cr.execute("SET lock_timeout = %s", [LOCK_TIMEOUT], log_exceptions=False)

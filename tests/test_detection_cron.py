@@ -9,6 +9,7 @@ from odoo.tests import tagged
 from odoo.tests.common import get_db_name
 
 from .. import compat
+from .common import ODOO_MAJOR
 from .test_detection_common import committed_env, staged_rows, use_live_capture, wait_for
 
 
@@ -144,7 +145,9 @@ class TestDetectionCron(unittest.TestCase):
         self.run_job(cron_id)
         self.assertEqual(self.cron_values(cron_id)["failure_count"], 0)
         where = "id > %s AND logger = 'odoo.addons.base.models.ir_cron' AND message LIKE %s"
-        params = (self.state.max_ids["self_healing_signal"], f"Job 'Detection slow job' ({cron_id}) done in %")
+        # 18.0 logs "... done in 0.301s"; 19.0 "... fully done (#loop 1; ...; duration 0.30s)".
+        finished = "fully done (#loop" if ODOO_MAJOR >= 19 else "done in"
+        params = (self.state.max_ids["self_healing_signal"], f"Job 'Detection slow job' ({cron_id}) {finished} %")
         self.assertTrue(wait_for(lambda: staged_rows(self.dbname, where, params)))
         self.process_signals()
         [slow] = self.incidents([("name", "=", "Slow scheduled action: Detection slow job")])

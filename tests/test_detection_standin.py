@@ -116,6 +116,19 @@ class TestAlwaysCapturedWarnings(BaseCase):
         )
         self.assertEqual(sources.refine("log", CRON_LOGGER, "Skipping database prod").source, "log")
 
+    def test_finished_job_lines_of_both_series_are_slow_job_signals(self):
+        lines = {
+            "18.0": "Job 'Nightly sync' (42) done in 12.500s",
+            "19.0": "Job 'Nightly sync' (42) fully done (#loop 1; done 3; remaining 0; duration 12.50s)",
+        }
+        for series, message in lines.items():
+            with self.subTest(series):
+                refinement = sources.refine("log", CRON_LOGGER, message)
+                self.assertEqual(
+                    (refinement.source, refinement.title), ("performance", "Slow scheduled action: Nightly sync")
+                )
+                self.assertEqual(refinement.facts, {"cron_id": 42, "cron_name": "Nightly sync", "duration": 12.5})
+
 
 @tagged("post_install", "-at_install")
 class TestStandinThreads(BaseCase):

@@ -7,6 +7,7 @@ from odoo.tests import tagged
 
 from ..engine.similar import vector_store
 from ..models.embedding_mixin import COLUMN
+from .common import jobs_see_the_test
 from .knowledge_common import FAULTS, HAS_VECTOR, FakeOpenAIEmbeddings, KnowledgeCase
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
@@ -189,9 +190,10 @@ class TestKnowledgeEmbedding(KnowledgeCase):
     def test_the_scheduled_action_runs_the_job(self):
         entry = self.make_entry("emb-cron", FAULTS["python_lib"][0])
         cron = self.env.ref("self_healing.ir_cron_knowledge_embed")
-        for _round in range(5):
-            cron.method_direct_trigger()
-        self.env.invalidate_all()  # 19.0 runs the job on a cursor of its own
+        with jobs_see_the_test(self):
+            for _round in range(5):
+                cron.method_direct_trigger()
+        self.env.invalidate_all()  # 19.0 ran the job on a cursor of its own
         self.assertEqual(entry.embedding_state, "done")
         self.env.cr.execute("SELECT pg_get_serial_sequence('self_healing_knowledge_entry', 'embedding_version')")
         self.assertEqual(

@@ -15,6 +15,7 @@ import socket
 import sys
 import tempfile
 from datetime import timedelta
+from unittest import mock
 
 import psycopg2.errors
 
@@ -268,7 +269,15 @@ def real_smtp():
 
     Odoo skips SMTP whenever ``odoo.modules.module.current_test`` is set;
     production never sets it, so the injectors and patches see real SMTP.
+    19.0 asks for its switch ``_disable_send`` to be lifted instead (as its own
+    SMTP tests do): clearing ``current_test`` would also forbid test cursors there.
     """
+    if compat.ODOO_MAJOR >= 19:
+        from odoo.addons.base.models.ir_mail_server import IrMail_Server  # noqa: PLC0415 - 19.0 name
+
+        with mock.patch.object(IrMail_Server, "_disable_send", classmethod(lambda cls: bool(cls.pool._init))):
+            yield
+        return
     saved = odoo_module.current_test
     odoo_module.current_test = None
     try:
