@@ -396,7 +396,10 @@ SCENARIOS = {
             inject_manifest,
             provoke_manifest,
             capture_level="WARNING",
-            notes="Odoo 18 only warns about a missing license; an invalid version is logged at DEBUG.",
+            notes=(
+                "Odoo 18 only warns about a missing license (an invalid version is logged at DEBUG);"
+                " Odoo 19 also warns that the version is of another series."
+            ),
         ),
         Scenario(
             "serialization_failure",

@@ -963,6 +963,34 @@ EXAMPLES = [
             ),
         ),
     ),
+    (
+        # Odoo 19.0 renamed QWebException to QWebError and reworded its sentence.
+        "19.0 template reads an attribute that does not exist",
+        "QWEB_RENDER",
+        REQUEST_ERROR
+        + "\n"
+        + with_cause(
+            traceback(
+                [("<2104>", 45, "template_2104_content", "")],
+                "AttributeError: 'res.partner' object has no attribute 'x_vat_label'",
+            ),
+            traceback(
+                HTTP
+                + [
+                    (
+                        "/opt/odoo/odoo/addons/base/models/ir_qweb.py",
+                        850,
+                        "_render",
+                        "raise QWebError(qweb_error_info) from error",
+                    )
+                ],
+                "odoo.addons.base.models.ir_qweb.QWebError: Error while rendering the template:\n"
+                "    AttributeError: 'res.partner' object has no attribute 'x_vat_label'\n"
+                "Template: acme_sale.report_saleorder_document_acme\n"
+                'Path: /t/t/div/div[2]/span\nElement: <span t-field="doc.partner_id.x_vat_label"/>',
+            ),
+        ),
+    ),
     # --- user-facing refusals vs real faults ------------------------------------------------------
     (
         "business constraint",
