@@ -116,6 +116,18 @@ def select(catalog, only):
     return [known[name] for name in only]
 
 
+NEIGHBOUR_MANIFEST = repr(
+    {
+        "name": "Self-Healing Chaos: a well-formed neighbour",
+        "version": "1.0.0",
+        "author": "self_healing developers",
+        "license": "LGPL-3",
+        "depends": ["base"],
+        "installable": False,
+    }
+)
+
+
 def prepare_database(odoo, cluster, dbname, smtp_port, say):
     """Create ``dbname`` with the addon, mark it for chaos and set it up; returns the config facts."""
     # Per database, so that two runs on one machine (two --db) keep out of each other's way.
@@ -123,6 +135,12 @@ def prepare_database(odoo, cluster, dbname, smtp_port, say):
     if chaos_addons.exists():
         shutil.rmtree(chaos_addons)
     chaos_addons.mkdir(parents=True)
+    # A customer's addons folder holds addons already: Odoo 19.0 drops a configured folder that
+    # has none ("invalid addons directory"), and the broken manifests go there later.
+    neighbour = chaos_addons / "self_healing_chaos_neighbour"
+    neighbour.mkdir()
+    (neighbour / "__init__.py").write_text("", encoding="utf-8")
+    (neighbour / "__manifest__.py").write_text(NEIGHBOUR_MANIFEST, encoding="utf-8")
     port = free_port()
     addons_path = ",".join(
         str(path) for path in [*odoo.addons_paths, addon_link().parent, dev_addons_link().parent, chaos_addons]
