@@ -230,7 +230,9 @@ def _dry_run(attempt, mark=True):
 def _diagnose(attempt, patch, params):
     """The patch's live diagnosis, kept on the attempt whatever it says (a crash counts as refuted)."""
     try:
-        diagnosis = patch.diagnose(attempt.env, params)
+        # Read-only, but a failed statement must not abort the transaction the attempt is recorded in.
+        with attempt.env.cr.savepoint():
+            diagnosis = patch.diagnose(attempt.env, params)
     except Exception as exc:
         attempt.write({"diagnosis": base.Diagnosis(False, f"the diagnosis failed: {_describe(exc)}").as_dict()})
         raise
