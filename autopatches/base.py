@@ -231,9 +231,11 @@ class AutoPatch:
     def replay(self, env, params):
         """``(ok, detail)``: re-run the user-facing operation named by ``replays``.
 
-        It runs in a savepoint of its own that is always rolled back, so it may be called before
-        the fix (it then fails, which is how the tests prove it reproduces the fault) and from
-        ``validate`` inside the fix's savepoint (it then must pass).
+        It normally runs in a savepoint of its own that is always rolled back (``replayed``), so it
+        may be called before the fix (it then fails, which is how the tests prove it reproduces the
+        fault) and from ``validate`` inside the fix's savepoint (it then must pass). A replay whose
+        effect leaves the database (a mail the server accepted, a job's run) keeps it instead, and
+        its patch is then not ``reversible``.
         """
         raise NotImplementedError(f"{type(self).__name__} replays nothing")
 

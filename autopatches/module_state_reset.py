@@ -18,6 +18,8 @@ from odoo.addons.base.models.ir_cron import BadModuleState
 from .base import AutoPatch, Diagnosis, register, replayed
 
 RESET_TO = {"to install": "uninstalled", "to upgrade": "installed", "to remove": "installed"}
+# Table lock modes taken by row locks, writes and schema changes (not by reads, not by vacuum).
+WRITE_LOCKS = ("RowShareLock", "RowExclusiveLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock")
 # A long upgrade of a big database runs for many minutes in another process: only an hour without
 # any change counts as stuck (Odoo itself resets after five hours of skipped crons).
 MIN_STUCK = timedelta(minutes=60)
@@ -69,7 +71,7 @@ class ModuleStateReset(AutoPatch):
         """Other transactions that write or lock module rows now: an install, upgrade or removal under way.
 
         A loading registry updates each module's row as it goes, so its transaction holds the table
-        in a row-write mode; a mere read (AccessShareLock) proves nothing and is ignored.
+        in a row-write mode; a mere read (AccessShareLock) or autovacuum proves nothing and is ignored.
         """
         # pg_locks is live, but the activity statistics joined to it are a per-transaction snapshot.
         env.cr.execute("SELECT pg_stat_clear_snapshot()")
@@ -80,9 +82,11 @@ class ModuleStateReset(AutoPatch):
               LEFT JOIN pg_stat_activity a ON a.pid = l.pid
              WHERE l.locktype = 'relation' AND l.relation = 'ir_module_module'::regclass
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-               AND l.granted AND l.pid <> pg_backend_pid() AND l.mode <> 'AccessShareLock'
+               AND l.granted AND l.pid <> pg_backend_pid() AND l.mode = ANY(%s)
+               AND a.backend_type = 'client backend'
              ORDER BY l.pid
-            """
+            """,
+            [list(WRITE_LOCKS)],
         )
         return [
             {"pid": pid, "lock": mode, "application": application, "state": state, "since": since}

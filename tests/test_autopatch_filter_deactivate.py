@@ -90,3 +90,40 @@ class TestFilterDeactivate(SelfHealingCase):
         self.assertEqual(attempt.state, "failed")
         self.assertIn("live diagnosis refutes", attempt.outcome)
         self.assertTrue(quoting.active and existing.active)
+
+    def test_favourite_left_behind_by_a_deleted_custom_field(self):
+        # As it happens in production: a custom field added in the UI, a favourite saved on it by the
+        # web client (create_or_replace, its RPC), then the field deleted; Odoo checks views, not filters.
+        field = self.env["ir.model.fields"].create(
+            {
+                "name": "x_sh_priority",
+                "model_id": self.env["ir.model"]._get_id("res.partner"),
+                "field_description": "Priority",
+                "ttype": "char",
+            }
+        )
+        self.env["ir.filters"].with_user(self.sh_user).create_or_replace(
+            {
+                "name": "My priority partners",
+                "model_id": "res.partner",
+                "domain": "[('x_sh_priority', '=', 'high')]",
+                "context": "{}",
+                "is_default": True,
+                "user_id": self.sh_user.id,
+            }
+        )
+        saved = self.env["ir.filters"].search([("name", "=", "My priority partners")])
+        field.unlink()
+        self.assertNotIn("x_sh_priority", self.env["res.partner"]._fields)
+        params = {"model": "res.partner", "field": "x_sh_priority"}
+        patch = base.get("filter_deactivate")()
+        ok, detail = patch.replay(self.env, params)
+        self.assertFalse(ok)
+        self.assertIn("Invalid field res.partner.x_sh_priority", detail)
+        diagnosis = runner.diagnose(self.env, "filter_deactivate", params)
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        self.assertEqual(diagnosis.evidence["filters"][0]["user_id"], self.sh_user.id)
+        attempt = faults.make_attempt(self.env, "filter_deactivate", params)
+        self.assertTrue(runner.run_attempt(attempt).ok, attempt.outcome)
+        self.assertFalse(saved.active)
+        self.assertTrue(patch.replay(self.env, params, [saved.id], [])[0])
