@@ -140,9 +140,10 @@ class FilterDeactivate(AutoPatch):
             filter_ids, action_ids = [record.id for record in bad_filters], [record.id for record in bad_actions]
         filters = env["ir.filters"].with_context(active_test=False).browse(filter_ids)
         actions = env["ir.actions.act_window"].browse(action_ids or [])
-        users = filters.mapped("user_id") or env.ref("base.user_admin")
-        if not filters.filtered(lambda record: not record.user_id):
-            users |= env.ref("base.user_admin")
+        users = filters.mapped("user_id")
+        if not users or filters.filtered(lambda record: not record.user_id):
+            # A shared favourite is offered to everyone: the administrator stands for them.
+            users |= env.ref("base.user_admin", raise_if_not_found=False) or env.user
 
         def search():
             searches = 0

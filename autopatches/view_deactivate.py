@@ -66,8 +66,8 @@ def open_form(env, root):
         {
             node.get("name")
             for node in arch.iter("field")
-            # Fields inside an embedded x2many view belong to the other model.
-            if node.get("name") and not any(ancestor.tag == "field" for ancestor in node.iterancestors())
+            # Fields inside an embedded x2many view or a list's groupby belong to another model.
+            if node.get("name") and not any(ancestor.tag in ("field", "groupby") for ancestor in node.iterancestors())
         }
         - set(described)
     )
