@@ -47,7 +47,7 @@ GITHUB_URL_RE = re.compile(
 FORUM_URL_RE = re.compile(r"^https://www\.odoo\.com/(?:[a-z]{2}(?:_[A-Z]{2})?/)?forum/[a-z0-9-]+-\d+/[a-z0-9%-]+-\d+$")
 PAGE_URL_RE = re.compile(r"^https://[a-z0-9.-]+\.[a-z]{2,}(/[^\s#]*)?$")
 
-MIN_TOTAL = 605
+MIN_TOTAL = 610
 MIN_PER_CLASS = 10
 # Classes for which public sources hold fewer solved threads than MIN_PER_CLASS
 # (searched, not guessed): each one is named with the floor it does reach.
