@@ -176,6 +176,10 @@ def run_cron_here(cron):
 ODOO_PACKAGE_DIR = os.path.dirname(os.path.realpath(release.__file__))
 
 
+# Loader warnings that give advice rather than report a fault: 19.0 also warns about a missing author.
+MANIFEST_ADVICE = ("Missing `author` key",)
+
+
 def load_manifest(module, module_dir):
     """The manifest of ``module`` read from ``module_dir`` now, validated as the loader does.
 
@@ -212,3 +216,11 @@ def signalled_changes(registry):
     except Exception:
         registry.reset_changes()
         raise
+
+
+def save_favourite(filters, values):
+    """Save a favourite the way the web client's RPC does: ``create_or_replace`` in 18.0,
+    ``create_filter`` in 19.0 (which no longer replaces a namesake)."""
+    if ODOO_MAJOR >= 19:
+        return filters.create_filter(values)
+    return filters.create_or_replace(values)
