@@ -158,8 +158,7 @@ def run_cron_here(cron):
 
     That is 18.0's ``method_direct_trigger``. 19.0's runs the job on a cursor of its own,
     commits it and turns a failure into a client action: useless inside a fix's savepoint,
-    which must see the fix's own writes and be rolled back. (A 19.0 job that calls
-    ``_commit_progress`` still commits, as a job calling ``cr.commit()`` does on 18.0.)
+    which must see the fix's own writes and be rolled back.
     """
     if ODOO_MAJOR < 19:
         return cron.method_direct_trigger()
@@ -224,3 +223,11 @@ def save_favourite(filters, values):
     if ODOO_MAJOR >= 19:
         return filters.create_filter(values)
     return filters.create_or_replace(values)
+
+
+def smtp_connect(mail_servers, **kwargs):
+    """An SMTP session as Odoo opens one to send (None in its test mode): ``connect`` in 18.0,
+    renamed ``_connect__`` in 19.0."""
+    if ODOO_MAJOR >= 19:
+        return mail_servers._connect__(**kwargs)
+    return mail_servers.connect(**kwargs)

@@ -73,9 +73,14 @@ def request_bundle(env, key):
     The page links the bundle's current version; the route serves the stored attachment of that
     URL, builds the bundle when there is none, and streams its file. Raises what the route would.
     """
-    name, asset_type, rtl, debug = key
+    name, asset_type, rtl, debug, autoprefix = key
     bundle = env["ir.qweb"]._get_asset_bundle(
-        name, css=asset_type == "css", js=asset_type == "js", debug_assets=debug, rtl=rtl
+        name,
+        css=asset_type == "css",
+        js=asset_type == "js",
+        debug_assets=debug,
+        rtl=rtl,
+        **compat.asset_bundle_options(autoprefix),
     )
     url = bundle.get_link(asset_type)
     attachment = (
@@ -145,7 +150,7 @@ class AssetBundlePurge(AutoPatch):
                 {"id": attachment.id, "url": attachment.url, "store_fname": attachment.store_fname, "defect": reason}
                 for attachment, reason in broken.items()
             ],
-            "bundles": sorted(f"{name} ({kind})" for name, kind, _rtl, _debug in keys),
+            "bundles": sorted(f"{name} ({kind})" for name, kind, *_flags in keys),
             "deleted_with_them": siblings.ids,
         }
         if not broken:

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from odoo import fields
 
+from .. import compat
 from .base import AutoPatch, Diagnosis, describe_error, register
 
 MAX_RETRIES = 5
@@ -136,7 +137,7 @@ class MailRetry(AutoPatch):
     def _probe(env, server):
         """ "" when the relay answers now, the reason when it does not, None when Odoo's test mode skips SMTP."""
         try:
-            session = env["ir.mail_server"].connect(mail_server_id=server.id or None)
+            session = compat.smtp_connect(env["ir.mail_server"], mail_server_id=server.id or None)
         except Exception as exc:  # noqa: BLE001 - whatever the connection raises is the relay's answer
             return describe_error(exc)
         if session is None:
