@@ -28,7 +28,7 @@ from engine.library.error_classes import UNKNOWN
 from engine.library.guardrails import load_library
 from engine.library.knowledge_import import load_shipped
 from engine.match.classifier import Classifier
-from engine.match.matching import KNOWLEDGE, DEFAULT_SETTINGS, Neighbour, combine
+from engine.match.matching import DEFAULT_SETTINGS, KNOWLEDGE, Neighbour, combine
 from engine.similar import vote as vote_engine
 from engine.similar.embed import get_provider
 

@@ -22,12 +22,12 @@ WEIGHT_POWER = 4
 # ascending. Fitted by bench/bench_real_cases.py on the fitting half of the
 # shipped cases with the offline embedding (it prints the table it fits).
 SHIPPED_CALIBRATION = (
-    (0.1327, 0.1667),
-    (0.1781, 0.1875),
+    (0.1327, 0.1923),
+    (0.1781, 0.2222),
     (0.296, 0.5),
-    (0.4339, 0.8438),
-    (0.5224, 0.9688),
-    (1.0, 1.0),
+    (0.4339, 0.8235),
+    (0.5224, 0.9412),
+    (1.0, 0.9877),
 )
 # A calibration bin holds at least this many cases (fewer make noisy steps).
 MIN_BIN = 8
@@ -102,7 +102,8 @@ def fit_calibration(pairs, min_bin=MIN_BIN):
     """A non-decreasing step function from ``(raw score, right)`` pairs (isotonic regression).
 
     Scores are first grouped into runs of at least ``min_bin`` cases, then
-    adjacent runs whose accuracy decreases are pooled until it never does.
+    adjacent runs whose accuracy decreases are pooled until it never does;
+    each run's probability is its accuracy with add-one smoothing.
     Returns ``((upper bound, probability), ...)``; the last bound is 1.0.
     """
     pairs = sorted((float(raw), bool(right)) for raw, right in pairs)
@@ -121,6 +122,7 @@ def fit_calibration(pairs, min_bin=MIN_BIN):
         while len(pooled) > 1 and pooled[-2][1] / pooled[-2][2] >= pooled[-1][1] / pooled[-1][2]:
             top = pooled.pop()
             pooled[-1] = [top[0], pooled[-1][1] + top[1], pooled[-1][2] + top[2]]
-    steps = [(round(upper, 4), round(right / count, 4)) for upper, right, count in pooled]
+    # Add-one smoothing: a bin where every vote was right still says less than certainty.
+    steps = [(round(upper, 4), round((right + 1) / (count + 2), 4)) for upper, right, count in pooled]
     steps[-1] = (1.0, steps[-1][1])
     return tuple(steps)
