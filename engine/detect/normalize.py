@@ -358,11 +358,12 @@ def message_template(message):
 MAX_REPORT_CHARS = 100_000
 
 _HTML_ENTITY = re.compile(r"&(?:quot|amp|lt|gt|apos|nbsp|#\d{1,6}|#x[0-9a-fA-F]{1,6});")
-_HTML_BREAK = re.compile(r"<br\s{0,3}/?>", re.I)
-# docker compose v1 and v2 ("web_1  | ", "odoo-web-1  | "), docker logs -t, journald
+_HTML_BREAK = re.compile(r"<br\s{0,3}/?>\n?", re.I)
+# docker compose v1 and v2 ("web_1  | ", "odoo-web-1  | ": the replica number tells them from
+# a table cell), docker logs -t, journald
 # (classic and short-iso), kubectl --prefix.
 _LINE_PREFIXES = re.compile(
-    r"^(?:[A-Za-z][\w.-]{0,62} +\| ?"
+    r"^(?:[A-Za-z][\w.-]{0,60}[-_]\d{1,3} +\| ?"
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z "
     r"|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d [\w.-]{1,64} [\w./@-]{1,64}(?:\[\d{1,10}\])?: "
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} [\w.-]{1,64} [\w./@-]{1,64}(?:\[\d{1,10}\])?: "
@@ -379,17 +380,19 @@ _FOLDED_LINE = re.compile(
     r" (?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \d+ (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) "
     r"|Traceback \(most recent call last\):)"
 )
-# Runs of spaces inside a line (not indentation, which tracebacks need).
-_INNER_SPACES = re.compile(r"(\S) {2,}(?=\S)")
+# Runs of spaces inside a line (not indentation, which tracebacks need: see _one_space).
+_INNER_SPACES = re.compile(r"  +(?=\S)")
+# Transport prefixes sit on every line: when none of the first lines has one, no line has.
+_PREFIX_PROBE_LINES = 5
 _OPENERP = re.compile(r"openerp(?=[./])")
 # Odoo 8-10 kept base models under base/ir, base/res, base/module.
-_OLD_BASE_PACKAGE = re.compile(r"addons\.base\.(?=(?:ir|res|module)\.)")
+_OLD_BASE_PACKAGE = re.compile(r"addons([./])base[./](?:ir|res|module)[./]")
 _PY2_UNICODE_LITERAL = re.compile(r"u(?<![\w'\"]u)(?=['\"])")
 _PY2_NO_MODULE = re.compile(r"No module named (?=[A-Za-z_])([\w.]{1,200})")
 # A log line's level, with or without the timestamp, pid and database Odoo puts before it.
 _ENTRY_HEAD = re.compile(
     r"^(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)? +(?:\d+ +)?)?"
-    r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) +\S+ +[\w.]+: ",
+    r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) +\S+ +(?P<logger>[\w.]+): ",
     re.M,
 )
 # ERROR lines Odoo writes after the real error, which say nothing of their own.
@@ -399,17 +402,23 @@ _GENERIC_ERRORS = (
     "Exception during request handling",
     "Exception during JSON request handling",
 )
-_QUIET_LEVELS = frozenset({"DEBUG", "INFO"})
+# The module loader narrates a failed load ("Transient module states were reset", "loading
+# 12 modules..."): around a real error its lines are context wherever they are.
+_LOADER_LOGGERS = ("odoo.modules.", "openerp.modules.")
+# Levels of the lines dropped around a real error (a line with a traceback always stays).
+_CONTEXT_LEVELS = frozenset({"DEBUG", "INFO", "WARNING"})
 
 
 def clean_report(text):
     """An error text as a person reported it, rewritten into what Odoo 18 logs.
 
     Transport prefixes, HTML escapes, fences and banners go; ``openerp`` and
-    Python 2 spellings become their current form; log entries of lower level
-    than the error (INFO around an upgrade, WARNING before a traceback) are
-    dropped when a real error remains, so the error and not its context is
-    read. A text that needs none of this comes back unchanged.
+    Python 2 spellings become their current form. When a real error remains
+    (an ERROR line saying more than "Failed to load registry", or any line
+    with a traceback), the INFO and WARNING lines before it go (module
+    loading progress, a request log), and so do the module loader's lines
+    after it ("Transient module states were reset"): the error is read, not
+    its context. A text that needs none of this comes back unchanged.
     """
     text = strip_ansi(text if isinstance(text, str) else str(text or ""))[:MAX_REPORT_CHARS]
     if "\r" in text:
@@ -418,17 +427,18 @@ def clean_report(text):
         text = html.unescape(text)
     if "<br" in text or "<BR" in text:
         text = _HTML_BREAK.sub("\n", text)
-    if "|" in text or "[pod/" in text or ": " in text:
+    head = text.split("\n", _PREFIX_PROBE_LINES)[:_PREFIX_PROBE_LINES]
+    if any(_LINE_PREFIXES.match(line) for line in head):
         text = _LINE_PREFIXES.sub("", text)
     if "```" in text or "~~~" in text or " Error" in text or "RPC_ERROR" in text or "Erreur" in text:
         text = _FENCE_OR_BANNER.sub("", text)
     text = _FOLDED_LINE.sub("\n", text)
     if "  " in text:
-        text = _INNER_SPACES.sub(r"\1 ", text)
+        text = _INNER_SPACES.sub(_one_space, text)
     if "openerp" in text:
         text = _OPENERP.sub("odoo", text)
-    if "addons.base." in text:
-        text = _OLD_BASE_PACKAGE.sub("addons.base.models.", text)
+    if "addons.base." in text or "addons/base/" in text:
+        text = _OLD_BASE_PACKAGE.sub(r"addons\1base\1models\1", text)
     if "u'" in text or 'u"' in text:
         text = _PY2_UNICODE_LITERAL.sub("", text)
     if "No module named " in text:
@@ -436,7 +446,16 @@ def clean_report(text):
     return _drop_context_entries(text)
 
 
+def _one_space(match):
+    start = match.start()
+    if start == 0 or match.string[start - 1] in " \n":
+        return match.group(0)  # indentation
+    return " "
+
+
 def _drop_context_entries(text):
+    if "INFO " not in text and "WARNING " not in text and "DEBUG " not in text:
+        return text  # no line of a context level
     heads = list(_ENTRY_HEAD.finditer(text))
     if len(heads) < 2:
         return text
@@ -446,20 +465,23 @@ def _drop_context_entries(text):
         entries.append((head.group("level"), head.start(), end))
 
     def substantive(level, start, end):
-        if level not in ("ERROR", "CRITICAL"):
-            return False
         body = text[start:end]
         if TRACEBACK_HEADER in body:
-            return True
+            return True  # Odoo logs some errors at INFO with their traceback (a missing attachment file)
+        if level not in ("ERROR", "CRITICAL"):
+            return False
         message = _ENTRY_HEAD.sub("", body, count=1).strip()
         return bool(message) and not message.startswith(_GENERIC_ERRORS)
 
-    if any(substantive(*entry) for entry in entries):
-        quiet = _QUIET_LEVELS | {"WARNING"}
-    elif any(level in ("WARNING", "ERROR", "CRITICAL") for level, _start, _end in entries):
-        quiet = _QUIET_LEVELS
-    else:
-        return text
+    flags = [substantive(*entry) for entry in entries]
+    if not any(flags):
+        return text  # no real error to prefer: every line may be the evidence
+    first = flags.index(True)
     kept = [text[: entries[0][1]]]
-    kept.extend(text[start:end] for level, start, end in entries if level not in quiet)
+    for index, (level, start, end) in enumerate(entries):
+        # After the error, lines still tell of the same failure (the request's access line,
+        # the asset bundle regenerated), except the module loader's narration of the failed load.
+        follows = index > first and not text.startswith(_LOADER_LOGGERS, heads[index].start("logger"))
+        if flags[index] or level not in _CONTEXT_LEVELS or follows:
+            kept.append(text[start:end])
     return "".join(kept)
