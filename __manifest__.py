@@ -39,6 +39,7 @@
         "views/webhook_delivery_views.xml",
         "views/res_users_views.xml",
         "wizards/incident_snooze_views.xml",
+        "views/reporting_views.xml",
     ],
     "demo": ["demo/self_healing_demo.xml"],
     "assets": {

@@ -33,3 +33,4 @@ from . import test_knowledge_forum
 from . import test_notification_webhook
 from . import test_notification_digest
 from . import test_incident_workflow
+from . import test_dashboard_exactness
