@@ -13,6 +13,8 @@ from ..engine.notify import payloads
 _logger = logging.getLogger(__name__)
 
 DELIVERY_BATCH = 50
+# The log keeps finished deliveries this long; pending ones are never removed.
+KEEP_DAYS = 90
 RESPONSE_EXCERPT = 500
 STATES = [
     ("queued", "Queued"),
@@ -151,6 +153,11 @@ class SelfHealingWebhookDelivery(models.Model):
             if hidden:
                 text = text.replace(hidden, "[hidden]")
         return text
+
+    @api.autovacuum
+    def _gc_finished(self):
+        cutoff = fields.Datetime.now() - timedelta(days=KEEP_DAYS)
+        self.search([("state", "in", ("sent", "failed")), ("create_date", "<", cutoff)]).unlink()
 
     # ------------------------------------------------------------------ buttons
 

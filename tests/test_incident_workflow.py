@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo import fields
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
 from ..engine.detect.signal import Signal
@@ -152,6 +152,16 @@ class TestIncidentWorkflow(SelfHealingCase):
         self.assertEqual((target.occurrence_count, len(target.occurrence_ids)), (3, 3))
         self.assertEqual(self.ingest(self.signal("mrp", "KeyError: 'workorder_id'")), source)
         self.assertIn("Unmerged", self.messages(source))
+
+    def test_an_approver_merges_and_unmerges_a_user_cannot(self):
+        a, b = self.make_incident(name="Approver A", occurrence_count=2), self.make_incident(name="Approver B")
+        with self.assertRaises(AccessError):
+            (a | b).with_user(self.sh_user).action_merge()
+        (a | b).with_user(self.sh_approver).action_merge()
+        self.assertEqual(b.merged_into_id, a)
+        b.with_user(self.sh_approver).action_unmerge()
+        self.assertTrue(b.active)
+        self.assertEqual((a.occurrence_count, b.occurrence_count), (2, 1))
 
     def test_merge_chains_and_refusals(self):
         a = self.make_incident(name="A", occurrence_count=5)

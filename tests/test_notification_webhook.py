@@ -4,7 +4,7 @@ import socket
 from datetime import timedelta
 
 from odoo import fields
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
 from ..engine.detect.signal import Signal
@@ -238,6 +238,37 @@ class TestNotificationWebhook(SelfHealingCase):
         self.assertEqual((delivery.state, delivery.is_test), ("sent", True))
         self.assertEqual(len(self.receiver.requests), 1)
         self.assertEqual(hook.delivery_count, 1)
+
+    def test_only_managers_see_webhooks_and_their_log_and_nobody_reads_the_secret_back(self):
+        hook = self.webhook("generic", secret="n0t-for-you")
+        delivery = self.incident._notify("escalation", "x")
+        for user in (self.sh_user, self.sh_approver):
+            with self.assertRaises(AccessError):
+                self.Webhook.with_user(user).search([])
+            with self.assertRaises(AccessError):
+                self.Delivery.with_user(user).browse(delivery.id).read(["title"])
+        as_manager = hook.with_user(self.sh_manager)
+        self.assertEqual(as_manager.read(["secret", "has_secret"])[0]["secret"], "********")
+        self.assertTrue(as_manager.has_secret)
+        with self.assertRaises(AccessError):
+            self.env["ir.config_parameter"].with_user(self.sh_manager).get_param(SECRET_PARAM % (hook.id, "secret"))
+
+    def test_old_finished_deliveries_are_vacuumed_pending_ones_kept(self):
+        self.webhook("generic")
+        self.receiver.script(Reply(status=200), Reply(status=503))
+        sent = self.incident._notify("escalation", "x")
+        self.deliver()
+        pending = self.incident._notify("escalation", "y")
+        self.deliver()
+        self.assertEqual((sent.state, pending.state), ("sent", "retrying"))
+        old = fields.Datetime.now() - timedelta(days=120)
+        self.env.cr.execute(
+            "UPDATE self_healing_webhook_delivery SET create_date = %s WHERE id IN %s",
+            [old, tuple((sent | pending).ids)],
+        )
+        self.Delivery._gc_finished()
+        self.assertFalse(sent.exists())
+        self.assertTrue(pending.exists())
 
     # --- the events ------------------------------------------------------------------
 
