@@ -163,6 +163,13 @@ class TestIncidentWorkflow(SelfHealingCase):
         self.assertTrue(b.active)
         self.assertEqual((a.occurrence_count, b.occurrence_count), (2, 1))
 
+    def test_the_merge_action_of_the_list(self):
+        a, b = self.make_incident(name="List A", occurrence_count=4), self.make_incident(name="List B")
+        action = self.env.ref("self_healing.self_healing_incident_merge_action")
+        result = action.with_context(active_model=a._name, active_ids=(a | b).ids).run()
+        self.assertEqual(result["res_id"], a.id)
+        self.assertEqual((b.merged_into_id, a.occurrence_count), (a, 5))
+
     def test_merge_chains_and_refusals(self):
         a = self.make_incident(name="A", occurrence_count=5)
         b = self.make_incident(name="B", occurrence_count=3)
