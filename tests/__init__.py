@@ -34,3 +34,4 @@ from . import test_notification_webhook
 from . import test_notification_digest
 from . import test_incident_workflow
 from . import test_dashboard_exactness
+from . import test_workflow_tours

@@ -1,0 +1,39 @@
+from odoo.tests import HttpCase, tagged
+
+from ..models.webhook import SECRET_PARAM
+from .webhook_receiver import WebhookReceiver
+
+
+@tagged("post_install", "-at_install")
+class TestWorkflowTours(HttpCase):
+    """What an administrator clicks: assign and snooze an incident, set up a webhook and test it."""
+
+    def test_assign_and_snooze_in_the_browser(self):
+        incident = self.env["self_healing.incident"].create(
+            {"name": "Tour workflow incident", "fingerprint": "tour-workflow", "occurrence_count": 2}
+        )
+        self.start_tour(
+            f"/odoo/self_healing.incident/{incident.id}", "self_healing_incident_workflow_tour", login="admin"
+        )
+        incident.invalidate_recordset()
+        admin = self.env.ref("base.user_admin")
+        self.assertEqual(incident.user_id, admin)
+        self.assertEqual(incident.activity_ids.user_id, admin)
+        self.assertEqual((incident.state, incident.snooze_mode, incident.snooze_count), ("ignored", "count", 3))
+
+    def test_webhook_settings_in_the_browser(self):
+        self.env["self_healing.webhook"].search([]).active = False
+        with WebhookReceiver() as receiver:
+            hook = self.env["self_healing.webhook"].create(
+                {"name": "Tour receiver", "kind": "slack", "url": receiver.url("/services/TOUR")}
+            )
+            self.start_tour(
+                "/odoo/action-self_healing.self_healing_webhook_action", "self_healing_webhook_tour", login="admin"
+            )
+            self.assertEqual(len(receiver.requests), 1)
+            self.assertIn("Test notification", receiver.requests[0].json()["text"])
+        hook.invalidate_recordset()
+        self.assertFalse(hook.on_spike)
+        param = self.env["ir.config_parameter"].sudo().get_param(SECRET_PARAM % (hook.id, "secret"))
+        self.assertEqual(param, "tour-secret-key")
+        self.assertEqual(hook.delivery_ids.state, "sent")
