@@ -21,6 +21,19 @@ class TestWorkflowTours(HttpCase):
         self.assertEqual(incident.activity_ids.user_id, admin)
         self.assertEqual((incident.state, incident.snooze_mode, incident.snooze_count), ("ignored", "count", 3))
 
+    def test_merge_and_unmerge_in_the_browser(self):
+        Incident = self.env["self_healing.incident"]
+        often = Incident.create({"name": "Tour merge often", "fingerprint": "tour-merge-1", "occurrence_count": 9})
+        rare = Incident.create({"name": "Tour merge rare", "fingerprint": "tour-merge-2", "occurrence_count": 2})
+        self.start_tour("/odoo/self-healing-incidents", "self_healing_incident_merge_tour", login="admin")
+        (often | rare).invalidate_recordset()
+        self.assertTrue(rare.active, "merged, then unmerged")
+        self.assertFalse(rare.merged_into_id)
+        self.assertEqual((often.occurrence_count, rare.occurrence_count), (9, 2))
+        bodies = " ".join(often.message_ids.mapped("body"))
+        self.assertIn("Merged", bodies)
+        self.assertIn("Unmerged", bodies)
+
     def test_webhook_settings_in_the_browser(self):
         self.env["self_healing.webhook"].search([]).active = False
         with WebhookReceiver() as receiver:
