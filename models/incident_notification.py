@@ -4,6 +4,7 @@ The events themselves happen elsewhere (ingestion, the healing loop, the
 lifecycle); this concern only listens and queues notifications.
 """
 
+import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -11,6 +12,8 @@ from odoo import _, api, fields, models
 from ..engine.decide import rate
 from ..engine.notify import payloads
 from .policy import BREAKER_RESET_PARAM
+
+_logger = logging.getLogger(__name__)
 
 BREAKER_NOTIFIED_PARAM = "self_healing.breaker_notified_at"
 # One spike notification per incident per spike window: a fault that keeps spiking is one story.
@@ -48,12 +51,20 @@ class SelfHealingIncidentNotification(models.Model):
         )
 
     def _notify(self, kind, summary, attempt=None, **facts):
-        """Queue ``kind`` for the webhooks that want it; returns the deliveries."""
+        """Queue ``kind`` for the webhooks that want it; returns the deliveries.
+
+        A notification that cannot be queued is logged and dropped: telling
+        must never undo what it tells about (a state change, a healing).
+        """
         Webhook = self.env["self_healing.webhook"].sudo()
         deliveries = self.env["self_healing.webhook.delivery"]
         for incident in self:
-            event = incident._notification_event(kind, summary, attempt, **facts)
-            deliveries |= Webhook._notify(event, incident, attempt)
+            try:
+                with self.env.cr.savepoint():
+                    event = incident._notification_event(kind, summary, attempt, **facts)
+                    deliveries |= Webhook._notify(event, incident, attempt)
+            except Exception:
+                _logger.exception("Self-Healing could not queue the %s notification of incident %s", kind, incident.id)
         return deliveries
 
     # ------------------------------------------------------------------ listening
@@ -123,7 +134,11 @@ class SelfHealingIncidentNotification(models.Model):
 
     def _warn_managers_breaker(self):
         result = super()._warn_managers_breaker()
-        self._notify_breaker_once()
+        try:
+            with self.env.cr.savepoint():
+                self._notify_breaker_once()
+        except Exception:
+            _logger.exception("Self-Healing could not queue the circuit breaker notification")
         return result
 
     @api.model

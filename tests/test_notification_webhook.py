@@ -317,6 +317,16 @@ class TestNotificationWebhook(SelfHealingCase):
         self.Incident.sudo()._ingest_signals([signal] * 20)
         self.assertEqual(len(self.queued("spike")), 1)
 
+    def test_a_notification_that_cannot_be_queued_never_blocks_the_state_change(self):
+        hook = self.webhook("generic")
+        # A format written in the database by hand, that no payload builder knows.
+        self.env.cr.execute("UPDATE self_healing_webhook SET kind = 'irc' WHERE id = %s", [hook.id])
+        hook.invalidate_recordset()
+        with self.assertLogs("odoo.addons.self_healing.models.incident_notification", "ERROR"):
+            self.incident._set_state("escalated", "no known fix")
+        self.assertEqual(self.incident.state, "escalated")
+        self.assertFalse(self.queued("escalation"))
+
     def test_the_breaker_is_told_once_per_opening(self):
         self.webhook("generic")
         self.incident._warn_managers_breaker()
