@@ -182,6 +182,14 @@ class TestIncidentWorkflow(SelfHealingCase):
         with self.assertRaisesRegex(UserError, "at least two"):
             a.action_merge()
 
+    def test_deleting_an_incident_leaves_no_orphan_activity(self):
+        incident = self.make_incident(name="Deleted")
+        attempt = self.Attempt.create({"incident_id": incident.id, "autopatch_code": "sequence_resync"})
+        activity = attempt.activity_schedule("mail.mail_activity_data_todo", user_id=self.sh_approver.id)
+        incident.unlink()
+        self.assertFalse(attempt.exists())
+        self.assertFalse(activity.exists(), "a to-do on a deleted fix would open a Missing Record dialog")
+
     # --- search and affected people ---------------------------------------------------------
 
     def test_search_by_traceback_text_on_incidents_and_occurrences(self):
