@@ -9,7 +9,7 @@
     "development_status": "Beta",
     "license": "LGPL-3",
     "depends": ["base", "mail", "web"],
-    "external_dependencies": {"python": ["numpy"]},
+    "external_dependencies": {"python": ["numpy", "requests"]},
     "data": [
         "security/self_healing_groups.xml",
         "security/ir.model.access.csv",
@@ -35,6 +35,13 @@
         "data/knowledge_library.xml",
         "wizards/knowledge_import_views.xml",
         "wizards/record_fix_views.xml",
+        "data/ir_cron_notification.xml",
+        "data/mail_template_digest.xml",
+        "views/webhook_views.xml",
+        "views/webhook_delivery_views.xml",
+        "views/res_users_views.xml",
+        "wizards/incident_snooze_views.xml",
+        "views/reporting_views.xml",
     ],
     "demo": ["demo/self_healing_demo.xml"],
     "assets": {

@@ -11,8 +11,10 @@ from . import incident
 from . import incident_grouping
 from . import incident_healing
 from . import incident_similar
+from . import incident_workflow
 from . import occurrence
 from . import occurrence_retention
+from . import occurrence_workflow
 from . import fix_attempt
 from . import fix_attempt_approval
 from . import review
@@ -28,3 +30,9 @@ from . import ir_logging
 from . import mail_mail
 from . import res_config_settings
 from . import res_config_settings_detection
+from . import webhook
+from . import webhook_delivery
+from . import incident_notification
+from . import fix_attempt_notification
+from . import res_users
+from . import digest

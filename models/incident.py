@@ -101,6 +101,11 @@ class SelfHealingIncident(models.Model):
             if note:
                 incident.message_post(body=note, subtype_xmlid="mail.mt_note")
 
+    def unlink(self):
+        # The database cascade would drop the fix attempts without their activities and messages.
+        self.with_context(active_test=False).fix_attempt_ids.sudo().unlink()
+        return super().unlink()
+
     def action_ignore(self):
         self._set_state("ignored", _("Ignored by %s.", self.env.user.name))
 
