@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..engine.decide import lifecycle
 from ..engine.detect.signal import SOURCE_LABELS
@@ -101,20 +101,30 @@ class SelfHealingIncident(models.Model):
             if note:
                 incident.message_post(body=note, subtype_xmlid="mail.mt_note")
 
+    def _check_approver(self):
+        # Checked before the lifecycle: a refused move must not hide a missing right.
+        if not (self.env.su or self.env.user.has_group("self_healing.group_self_healing_approver")):
+            raise AccessError(_("Only Self-Healing approvers can change the state of an incident."))
+
     def action_ignore(self):
+        self._check_approver()
         self._set_state("ignored", _("Ignored by %s.", self.env.user.name))
 
     def action_escalate(self):
+        self._check_approver()
         self._set_state("escalated", _("Escalated by %s.", self.env.user.name))
 
     def action_reopen(self):
+        self._check_approver()
         self._set_state("new", _("Reopened by %s.", self.env.user.name))
 
     def action_mark_healed(self):
+        self._check_approver()
         self._set_state("healed", _("Marked as healed by %s.", self.env.user.name))
 
     def action_view_fix_attempts(self):
         self.ensure_one()
+        self.check_access("read")
         return {
             "type": "ir.actions.act_window",
             "name": _("Fix Attempts"),
