@@ -212,6 +212,30 @@ class TestDefect2ReportsNeverGiveParameters(SecurityCase):
         self.assertIn("person described", attempt.decision_reasons)
         self.assertFalse(self.cron.active or decoy.active)
 
+    def test_nobody_forges_server_evidence(self):
+        """What the server observed (source, sample, occurrences) is what the parameters rest on."""
+        incident = self.report(CRON_LINE % self.cron.id)
+        for values in (
+            {"source": "log"},
+            {"sample_traceback": CRON_LINE % self.cron.id},
+            {"state": "awaiting_approval"},
+            {"occurrence_count": 7},
+        ):
+            with self.subTest(values=values), self.assertRaises(AccessError):
+                incident.with_user(self.sh_approver).write(values)
+        with self.assertRaises(AccessError):
+            self.Incident.with_user(self.sh_manager).create(
+                {"name": "forged", "fingerprint": "forged", "source": "log", "sample_traceback": CRON_LINE % 1}
+            )
+        with self.assertRaises(AccessError):
+            self.env["self_healing.occurrence"].with_user(self.sh_manager).create(
+                {"incident_id": incident.id, "signal_source": "log", "message": CRON_LINE % self.cron.id}
+            )
+        incident.with_user(self.sh_approver).write({"severity": "high"})
+        self.assertEqual((incident.source, incident.severity), ("user_report", "high"))
+        self.assertEqual(incident._heal(), "alert")
+        self.assertFalse(self.cron.active)
+
 
 @tagged("post_install", "-at_install")
 class TestDefect7FixFieldsAreServerSide(SecurityCase):
