@@ -90,9 +90,6 @@ class SelfHealingBackup(models.Model):
         self._check_server_write()
         return super().unlink()
 
-    def copy(self, default=None):
-        raise AccessError(_("A backup cannot be copied."))
-
     def _seal_key(self):
         secret = self.env["ir.config_parameter"].sudo().get_param("database.secret") or ""
         return hashlib.sha256(("self_healing.backup\x1f" + secret).encode()).digest()

@@ -99,9 +99,6 @@ class SelfHealingFixAttempt(models.Model):
             raise AccessError(_("The fix history cannot be deleted."))
         return super().unlink()
 
-    def copy(self, default=None):
-        raise AccessError(_("A fix attempt cannot be copied; the healing loop proposes a new one."))
-
     @api.depends("incident_id.name", "autopatch_code")
     def _compute_name(self):
         for attempt in self:
