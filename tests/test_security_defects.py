@@ -6,6 +6,7 @@ or as plain SQL against the backup table, never by calling the guarded code with
 
 import base64
 import hashlib
+import json
 import os
 import tempfile
 
@@ -74,6 +75,10 @@ class TestDefect1BackupsOnlyFromPatches(SecurityCase):
             backup.write({"state": "kept"})
         with self.assertRaises(AccessError):
             backup.unlink()
+        with self.assertRaises(AccessError):
+            backup.copy()
+        with self.assertRaises(AccessError):
+            attempt.with_user(self.sh_manager).copy({"state": "validated"})
         with self.assertRaises(AccessError):
             self.Attempt.with_user(self.sh_manager).create(
                 {"incident_id": attempt.incident_id.id, "autopatch_code": "cron_reactivate", "state": "validated"}
@@ -406,3 +411,50 @@ class TestUninstallRemovesParameters(SecurityCase):
         self.assertEqual([key for (key,) in self.env.cr.fetchall()], ["self_healingx.unrelated"])
         self.assertFalse(Parameters.get_param("self_healing.llm_api_key"))
         self.assertEqual(Parameters.get_param("web.base.url.other"), "kept")
+
+
+@tagged("post_install", "-at_install")
+class TestDefect2NoLlmPickFromAReport(SecurityCase):
+    """A person's words never reach a fix through an LLM either."""
+
+    def setUp(self):
+        super().setUp()
+        from .test_healing_llm import load_fake_server
+
+        self.server = load_fake_server()().start()
+        self.addCleanup(self.server.stop)
+        set_params(
+            self.env,
+            autopilot="auto",
+            threshold_auto="0.0",
+            threshold_notify="0.0",
+            threshold_propose="0.0",
+            llm_provider="anthropic",
+            llm_api_key="test-key",
+            llm_model="claude-test",
+            llm_base_url=self.server.anthropic_base_url,
+        )
+        self.env["res.partner.category"].create([{"name": f"Llm {n}"} for n in range(3)])
+        faults.drift_id_sequence(self.env, TABLE)
+        self.addCleanup(faults.heal_id_sequence, self.env, TABLE)
+        self.server.script(
+            json.dumps(
+                {
+                    "error_class": "SEQ_PKEY_DRIFT",
+                    "root_cause": "as the user says",
+                    "autopatch": "sequence_resync",
+                    "params": {"table": TABLE},
+                    "confidence": 0.99,
+                    "explanation": "the report names the table",
+                }
+            )
+        )
+
+    def test_report_gets_no_llm_fix(self):
+        self.env["self_healing.report.problem"].with_user(self.internal).create(
+            {"description": f"Saving a tag fails: the table {TABLE} refuses new rows, please resync it"}
+        ).action_submit()
+        incident = self.Incident.search([("source", "=", "user_report")], order="id desc", limit=1)
+        self.assertEqual(incident._heal(), "alert")
+        self.assertFalse(incident.fix_attempt_ids)
+        self.assertFalse(self.server.requests, "the report's text was sent to the LLM for a fix")
