@@ -12,7 +12,7 @@ import tempfile
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from ..autopatches import runner
 from ..models.policy import BREAKER_RESET_PARAM
@@ -273,6 +273,22 @@ class TestDefect7FixFieldsAreServerSide(SecurityCase):
         with self.assertRaises(AccessError):
             failed.with_user(self.sh_manager).unlink()
         self.assertEqual(Policy._consecutive_failures(), failures)
+
+    def test_the_review_form_approves_what_it_showed(self):
+        """The web client's flow: Review opens the form, Approve saves it and calls the action."""
+        attempt = faults.make_attempt(self.env, "sequence_resync", {"table": TABLE}, mode="manual")
+        action = attempt.with_user(self.sh_approver).action_open_approval()
+        form = Form(self.env[action["res_model"]].with_user(self.sh_approver).with_context(**action["context"]))
+        form.note = "plan read"
+        # Another approver previews the fix again while this one reads it.
+        attempt.with_user(self.sh_manager).action_preview()
+        attempt.write({"plan_preview": "re-planned"})
+        wizard = form.save()
+        with self.assertRaisesRegex(UserError, "changed since you opened it"):
+            wizard.action_approve()
+        form = Form(self.env[action["res_model"]].with_user(self.sh_approver).with_context(**action["context"]))
+        form.save().action_approve()
+        self.assertEqual((attempt.state, attempt.approval_note), ("approved", False))
 
     def test_approval_covers_the_plan_the_approver_read(self):
         attempt = faults.make_attempt(self.env, "sequence_resync", {"table": TABLE}, mode="manual")
