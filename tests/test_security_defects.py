@@ -13,6 +13,7 @@ import tempfile
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
+from odoo.tools import mute_logger
 
 from ..autopatches import runner
 from ..models.policy import BREAKER_RESET_PARAM
@@ -168,18 +169,14 @@ class TestDefect2ReportsNeverGiveParameters(SecurityCase):
     def setUp(self):
         super().setUp()
         set_params(self.env, autopilot="auto", threshold_auto="0.0", threshold_notify="0.0", threshold_propose="0.0")
-        # Switched off on purpose by an administrator.
-        self.cron = self.env["ir.cron"].create(
-            {
-                "name": "Nightly sync",
-                "model_id": self.env.ref("base.model_res_partner").id,
-                "state": "code",
-                "code": "model.search([], limit=1)",
-                "interval_number": 1,
-                "interval_type": "days",
-                "active": False,
-            }
-        )
+        # Switched off by Odoo after repeated failures, its cause since healed: exactly what
+        # cron_reactivate repairs, so only the origin of the parameters stands between a
+        # user's sentence and the job running again.
+        self.cron = faults.make_failing_cron(self.env, name="Nightly sync")
+        with mute_logger("odoo.addons.base.models.ir_cron"):
+            faults.fail_cron_until_deactivated(self.env, self.cron)
+        faults.heal_cron_cause(self.env)
+        self.assertFalse(self.cron.active)
 
     def report(self, text):
         wizard = self.env["self_healing.report.problem"].with_user(self.internal).create({"description": text})
@@ -198,6 +195,7 @@ class TestDefect2ReportsNeverGiveParameters(SecurityCase):
         self.assertIn("described by a person", " ".join(incident.message_ids.mapped("body")))
 
     def test_a_reported_incident_takes_parameters_from_server_signals_and_waits(self):
+        # The reporter names another job, switched off on purpose by an administrator.
         decoy = self.cron.copy({"name": "Decoy", "active": False})
         incident = self.report(CRON_LINE % decoy.id)
         # The server then logs the real deactivation into the same incident.
