@@ -18,6 +18,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
 
+from ..engine.library import knowledge_import
 from . import autopatch_faults as faults
 from .common import GROUP_APPROVER, GROUP_MANAGER, GROUP_USER, SelfHealingCase
 
@@ -74,6 +75,7 @@ METHOD_GROUPS = {
     ("self_healing.guardrail", "action_retire"): "manager",
     ("self_healing.guardrail", "action_draft"): "manager",
     ("self_healing.knowledge.entry", "action_reembed"): "manager",
+    ("self_healing.knowledge.entry", "action_apply_shipped_update"): "manager",
     ("self_healing.capture.stat", "action_record_current_process"): "manager",
     ("self_healing.policy", "action_reset_breaker"): "manager",
     ("res.config.settings", "action_self_healing_reset_breaker"): "manager",
@@ -182,7 +184,12 @@ class TestAccessMatrix(MatrixCase):
                 "reviewer_group_id": self.env.ref(GROUP_APPROVER).id,
             }
         )
-        entry = self.env["self_healing.knowledge.entry"].create({"name": "Matrix entry", "problem": "p"})
+        # Keyed like a shipped case: taking the shipped version writes it (an entry of no shipped case is skipped).
+        shipped_key = knowledge_import.load_shipped()[0][0].row.key
+        Entry = self.env["self_healing.knowledge.entry"].with_context(active_test=False)
+        entry = Entry.search([("key", "=", shipped_key)], limit=1) or Entry.create(
+            {"name": "Matrix entry", "problem": "p", "key": shipped_key}
+        )
         guardrail = self.Guardrail.search([], limit=1)
         vector = self.env["self_healing.guardrail.vector"].search([], limit=1) or self.env[
             "self_healing.guardrail.vector"
