@@ -54,6 +54,7 @@
         ],
     },
     "post_load": "post_load",
+    "uninstall_hook": "uninstall_hook",
     "application": True,
     "installable": True,
 }

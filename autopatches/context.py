@@ -426,7 +426,9 @@ class PatchContext:
         return backup
 
     def restore_backups(self):
-        """Undo every journaled write of the attempt, newest first."""
+        """Undo every journaled write of the attempt, newest first, once all of them passed the scope checks."""
+        for backup in self.backups:
+            journal.check_restorable(self, backup.payload)
         for backup in self.backups.sorted("sequence", reverse=True):
             journal.restore(self.env, backup.payload, self.files)
         self.env.flush_all()

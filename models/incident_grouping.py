@@ -121,7 +121,11 @@ class SelfHealingIncident(models.Model):
             return IngestResult(self.browse(), 0, 0, 0, dict(skipped))
 
         uids = {item.signal.uid for items in groups.values() for item in items if item.signal.uid}
-        known_uids = set(self.env["res.users"].sudo().with_context(active_test=False).browse(uids).exists().ids)
+        # uid -> the user's company: a signal raised for a user belongs to that user's company.
+        known_uids = {
+            user.id: user.company_id.id
+            for user in self.env["res.users"].sudo().with_context(active_test=False).browse(uids).exists()
+        }
 
         touched, created, reopened = self.browse(), self.browse(), self.browse()
         occurrences = 0
@@ -198,9 +202,9 @@ class SelfHealingIncident(models.Model):
         if not incident:
             try:
                 with self.env.cr.savepoint():
-                    incident = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True).create(
-                        self._incident_values(key, items, first, last, sample)
-                    )
+                    values = self._incident_values(key, items, first, last, sample)
+                    values.setdefault("company_id", self._signal_company(items[0], known_uids))
+                    incident = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True).create(values)
                 is_new = True
             except psycopg2.errors.UniqueViolation:
                 # Created meanwhile by another transaction that committed first.
@@ -246,6 +250,19 @@ class SelfHealingIncident(models.Model):
         }
 
     @api.model
+    def _signal_company(self, item, known_uids):
+        """The company a signal belongs to: the one its source names (the reporter's current company),
+        else its user's, else the company of the environment that ingests it."""
+        named = item.extra.get("company_id")
+        if (
+            isinstance(named, int)
+            and not isinstance(named, bool)
+            and self.env["res.company"].sudo().browse(named).exists()
+        ):
+            return named
+        return known_uids.get(item.signal.uid) or self.env.company.id
+
+    @api.model
     def _severity_for(self, signal, source, extra):
         hinted = extra.get("severity")
         if hinted in dict(self._fields["severity"].selection):
@@ -276,6 +293,7 @@ class SelfHealingIncident(models.Model):
             "user_id": signal.uid if signal.uid in known_uids else False,
             "request_path": signal.request_path or False,
             "extra": item.extra or False,
+            "company_id": self._signal_company(item, known_uids),
         }
 
     def _bump(self, count, first, last, sample):

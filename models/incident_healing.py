@@ -21,6 +21,7 @@ from ..autopatches.errors import AutoPatchError
 from ..detection import cron_wake
 from ..engine.decide import confidence as confidence_engine
 from ..engine.decide import policy as policy_engine
+from ..engine.detect.signal import HUMAN_SOURCES
 from ..engine.llm import client as llm_engine
 
 _logger = logging.getLogger(__name__)
@@ -35,6 +36,11 @@ SHIPPED_PATCH_PRIOR = 0.9
 # A watched concurrency fault is transient while it stays rare; this many occurrences inside its
 # quiet window means it keeps coming, and a human is told.
 TRANSIENT_ALERT_OCCURRENCES = 10
+# The fix of an incident whose text a person wrote takes its parameters from what the server logged;
+# this many of its latest server occurrences are read for them.
+SERVER_OCCURRENCES_READ = 20
+# ``source`` of a fix whose parameters were re-read from server signals because a person wrote the text.
+HUMAN_EVIDENCE = "human_evidence"
 
 
 class SelfHealingIncidentHealing(models.Model):
@@ -151,6 +157,15 @@ class SelfHealingIncidentHealing(models.Model):
             return "watching"
         match = self.env["self_healing.matcher"].apply_match(self)[self.id]
         code, params, source = self._choose_fix(match)
+        if source == HUMAN_EVIDENCE and not code:
+            return self._alert(
+                _(
+                    "This incident was described by a person: it is shown with its match, but no signal from the "
+                    "server gives the parameters of a fix, so nothing is run automatically."
+                ),
+                match,
+                fix_steps=True,
+            )
         if not match.guardrail and not code:
             return self._alert(_("No known fault matches this incident."), match)
         breakdown = self._confidence(match)
@@ -184,14 +199,57 @@ class SelfHealingIncidentHealing(models.Model):
     def _choose_fix(self, match):
         """``(autopatch code, params, source)``: the guardrail's patch, else an LLM's pick if configured."""
         guardrail = match.guardrail
+        server_text = self._text_is_server_observed()
         if guardrail and guardrail.autopatch_code:
+            if not server_text:
+                params = self._server_fix_params(guardrail)
+                if params is None:
+                    return None, {}, HUMAN_EVIDENCE
+                return guardrail.autopatch_code, params, HUMAN_EVIDENCE
             return guardrail.autopatch_code, dict(match.params), "rules" if match.signal == "rules" else match.signal
+        if not server_text:
+            # An LLM reading a person's text would pick parameters from it.
+            return None, {}, HUMAN_EVIDENCE
         diagnosis = self._diagnose_with_llm(match)
         if diagnosis and diagnosis.actionable:
             # The model's own confidence, capped: its pick alone never reaches the automatic bands.
             match.match_score = min(float(diagnosis.confidence or 0.0), LLM_MATCH_CEILING)
             return diagnosis.autopatch, dict(diagnosis.params), "llm"
         return None, {}, None
+
+    def _server_occurrences(self):
+        return (
+            self.env["self_healing.occurrence"]
+            .sudo()
+            .search(
+                [("incident_id", "=", self.id), ("signal_source", "not in", HUMAN_SOURCES)],
+                order="occurred_at desc, id desc",
+                limit=SERVER_OCCURRENCES_READ,
+            )
+        )
+
+    def _text_is_server_observed(self):
+        """True when the text this incident is matched by is what the server itself logged.
+
+        A report or a hand-made incident is evidence for a human: its words never become
+        the parameters of an auto-patch.
+        """
+        if self.source in HUMAN_SOURCES:
+            return False
+        text = self.env["self_healing.matcher"]._match_text(self)
+        return any(text in (occurrence.traceback, occurrence.message) for occurrence in self._server_occurrences())
+
+    def _server_fix_params(self, guardrail):
+        """The parameters the guardrail's rules read off this incident's server signals; None when none say them."""
+        classifier = self.env["self_healing.guardrail"]._classifier()
+        for occurrence in self._server_occurrences():
+            text = occurrence.traceback or occurrence.message or ""
+            if occurrence.traceback and occurrence.message and occurrence.message not in occurrence.traceback:
+                text = f"{occurrence.message}\n{occurrence.traceback}"
+            classification = classifier.classify(text)
+            if classification.guardrail == guardrail.code:
+                return dict(classification.params)
+        return None
 
     def _diagnose_with_llm(self, match):
         get = self.env["ir.config_parameter"].sudo().get_param
@@ -290,6 +348,15 @@ class SelfHealingIncidentHealing(models.Model):
             decision.action = policy_engine.PROPOSE
             decision.needs_approval = True
             decision.reasons.append(_("The fix was chosen by an LLM: a human approves it before it runs."))
+        if source == HUMAN_EVIDENCE and decision.automatic:
+            decision.action = policy_engine.PROPOSE
+            decision.needs_approval = True
+            decision.reasons.append(
+                _(
+                    "A person described this incident: a human approves the fix, whose parameters come "
+                    "from the server's own signals."
+                )
+            )
         if decision.breaker_open:
             self._warn_managers_breaker()
         return decision

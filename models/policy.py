@@ -1,7 +1,8 @@
 import logging
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
 from ..engine.decide import policy
 
@@ -9,6 +10,7 @@ _logger = logging.getLogger(__name__)
 
 PARAM = "self_healing.%s"
 BREAKER_RESET_PARAM = PARAM % "breaker_reset_at"
+MANAGER_GROUP = "self_healing.group_self_healing_manager"
 
 
 def _csv(value):
@@ -90,7 +92,10 @@ class SelfHealingPolicy(models.AbstractModel):
 
     @api.model
     def action_reset_breaker(self):
-        """Close the circuit breaker: failures before now no longer count."""
+        """Close the circuit breaker: failures before now no longer count. Managers and administrators only."""
+        # Public on an abstract model: any logged-in user can call it over RPC, so the group is checked here.
+        if not (self.env.su or self.env.user.has_group(MANAGER_GROUP) or self.env.user.has_group("base.group_system")):
+            raise AccessError(_("Only Self-Healing managers can reset the circuit breaker."))
         self.env["ir.config_parameter"].sudo().set_param(
             BREAKER_RESET_PARAM, fields.Datetime.to_string(fields.Datetime.now())
         )

@@ -256,7 +256,12 @@ class TestHealingConcurrency(PipelineCase):
                     "exception_type": "psycopg2.errors.UniqueViolation",
                     "sample_traceback": "psycopg2.errors.UniqueViolation: duplicate key value violates unique "
                     'constraint "res_partner_pkey"\nDETAIL:  Key (id)=(3) already exists.',
+                    "source": "log",
                 }
+            )
+            # What the server logged: a fix takes its parameters from server signals only.
+            env["self_healing.occurrence"].create(
+                {"incident_id": incident.id, "signal_source": "log", "traceback": incident.sample_traceback}
             )
             incident_id = incident.id
         self.addCleanup(self._drop, incident_id)

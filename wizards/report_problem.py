@@ -17,7 +17,9 @@ class SelfHealingReportProblem(models.TransientModel):
 
     The report becomes a signal (source user_report) and is grouped at once,
     so it lands in an incident; the reporter needs no right on incidents,
-    only on this wizard.
+    only on this wizard. What the reporter writes is evidence for a human:
+    the healing loop may match it and show the match, but never takes a
+    fix's parameters from it (see ``_choose_fix`` of the healing loop).
     """
 
     _name = "self_healing.report.problem"
@@ -49,6 +51,8 @@ class SelfHealingReportProblem(models.TransientModel):
                 "reporter": self.env.user.login,
                 "page_url": self.page_url or None,
                 "title": _("Reported by a user: %s", first_line),
+                # The company the reporter was working in when it went wrong.
+                "company_id": self.env.company.id,
             },
         )
 
