@@ -23,6 +23,7 @@
         "views/fix_attempt_views.xml",
         "views/backup_views.xml",
         "views/guardrail_views.xml",
+        "views/guardrail_autonomy_views.xml",
         "views/knowledge_entry_views.xml",
         "views/res_config_settings_views.xml",
         "views/dashboard_views.xml",

@@ -47,6 +47,8 @@ class Scenario:
     # Odoo 18 reports a few faults only as WARNING: the capture must look that low for them.
     capture_level: str = None
     cleanup: object = None  # (env, facts) -> None: undo what a human would, after a round that did not heal
+    # System parameters the scenario needs for its run only (set before it, removed after).
+    settings: dict = field(default_factory=dict)
     notes: str = ""
     tags: tuple = field(default_factory=tuple)
 
@@ -58,6 +60,7 @@ class Scenario:
             "autopatch": self.autopatch,
             "critical": self.critical,
             "capture_level": self.capture_level,
+            "settings": dict(self.settings),
             "notes": self.notes,
         }
 
@@ -405,6 +408,10 @@ SCENARIOS = {
             "transient_watch",
             inject_serialization,
             provoke_serialization,
+            # Provoked once: a 20-second quiet window (30 minutes by default) tells it stopped, and
+            # keeps the run short. The only setting a scenario changes; the transient watch is the
+            # one fix that heals by waiting, not on its first attempt.
+            settings={"self_healing.transient_window_seconds": "20"},
         ),
         Scenario(
             "record_rule",
