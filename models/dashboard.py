@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 
-from ..engine.learn import metrics
+from ..engine.learn import calibration, metrics
 
 ALERT_LIMIT = 6
 
@@ -49,7 +49,23 @@ class SelfHealingDashboard(models.AbstractModel):
         summary["guardrail_avg_confidence"] = (
             round(sum(row["confidence"] for row in guardrails) / len(guardrails), 4) if guardrails else None
         )
+        summary["reliability"] = self._reliability()
         return summary
+
+    @api.model
+    def _reliability(self):
+        """How well this database's confidences predicted its labelled outcomes (engine/learn/calibration.py)."""
+        rows = self.env["self_healing.fix.attempt"].search_read(
+            [("outcome_label", "in", ("healed", "failed")), ("dry_run", "=", False)],
+            ["confidence_before", "outcome_label"],
+        )
+        pairs = [(row["confidence_before"], row["outcome_label"] == "healed") for row in rows]
+        ece = calibration.expected_calibration_error(pairs)
+        return {
+            "labelled": len(pairs),
+            "ece": None if ece is None else round(ece, 4),
+            "rows": [row.as_dict() for row in calibration.reliability_table(pairs)],
+        }
 
     def _alerts(self):
         Incident = self.env["self_healing.incident"]

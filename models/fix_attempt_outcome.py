@@ -38,7 +38,8 @@ class SelfHealingFixAttemptOutcome(models.Model):
         result = super()._set_state(target, **values)
         for attempt in self.filtered(lambda record: not record.dry_run):
             if target == "validated" and not autopatch_base.watches_only(attempt.autopatch_code):
-                attempt.outcome_label = "settling"
+                # The settling window runs from the moment the fix was proven.
+                attempt.write({"outcome_label": "settling", "healed_at": attempt.healed_at or fields.Datetime.now()})
             elif target in ("failed", "rolled_back"):
                 event = autonomy_engine.ROLLED_BACK if target == "rolled_back" else autonomy_engine.FAILED
                 attempt._label_failed(event, attempt.outcome or attempt.error or "")

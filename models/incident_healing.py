@@ -37,6 +37,12 @@ LLM_MATCH_CEILING = 0.75  # an LLM's pick alone never reaches the automatic band
 TRANSIENT_ALERT_OCCURRENCES = 10
 
 
+def _verified_by_replay(patch_class):
+    """Validation re-runs what failed for the user; a watch-only patch writes nothing and is
+    proven by the fault staying away, which is its replay."""
+    return bool(patch_class.replays) or bool(patch_class.watch_only)
+
+
 class SelfHealingIncidentHealing(models.Model):
     _inherit = "self_healing.incident"
 
@@ -255,7 +261,7 @@ class SelfHealingIncidentHealing(models.Model):
                 version_match=(release.serie in versions) if versions else None,
                 module_match=(self.module in modules) if modules and self.module else None,
                 diagnosis_holds=diagnosis.holds if diagnosis else None,
-                replay=bool(patch_class.replays) if patch_class else None,
+                replay=_verified_by_replay(patch_class) if patch_class else None,
                 reversible=bool(patch_class.reversible) if patch_class else None,
                 rows=diagnosis.rows if diagnosis else 0,
                 files=diagnosis.files if diagnosis else 0,
@@ -303,7 +309,7 @@ class SelfHealingIncidentHealing(models.Model):
         facts = None
         if patch_class:
             facts = policy_engine.FixFacts(
-                replay=bool(patch_class.replays),
+                replay=_verified_by_replay(patch_class),
                 diagnosis_holds=diagnosis.holds if diagnosis else None,
                 reversible=bool(patch_class.reversible),
                 rows=diagnosis.rows if diagnosis else 0,
