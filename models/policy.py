@@ -53,6 +53,7 @@ class SelfHealingPolicy(models.AbstractModel):
             ),
             max_auto_rows=number("max_auto_rows", defaults.max_auto_rows, int),
             max_auto_files=number("max_auto_files", defaults.max_auto_files, int),
+            max_irreversible_rows=number("max_irreversible_rows", defaults.max_irreversible_rows, int),
             breaker_failures=number("breaker_failures", defaults.breaker_failures, int),
             critical_modules=_csv(get(PARAM % "critical_modules")) or defaults.critical_modules,
             critical_models=_csv(get(PARAM % "critical_models")) or defaults.critical_models,

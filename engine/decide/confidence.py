@@ -199,7 +199,9 @@ class EstimateWeights:
     replay: float = 1.0
     no_replay: float = -1.0
     reversible: float = 0.5
-    irreversible: float = -1.5
+    # An effect without pre-image (a mail sent, a job run): what the user had asked for, but it
+    # cannot be taken back, which keeps such a fix out of the silent auto-fix band.
+    irreversible: float = -0.5
     # Blast radius: -weight x ln(1 + rows / row_scale + files / file_scale).
     blast: float = 0.3
     row_scale: float = 10.0

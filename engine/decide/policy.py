@@ -3,8 +3,8 @@
 The confidence picks a band (>= 0.9 auto-fix, >= 0.8 auto-fix and notify,
 >= 0.6 propose, below that alert). Safety rules can only move a decision
 down that ladder, never up: critical scopes, the autopilot mode, a missing
-auto-patch, an unverified fix (no replay, a refuted diagnosis), an irreversible
-one or one with a wide blast radius, the guardrail's step on its autonomy
+auto-patch, an unverified fix (no replay, a refuted diagnosis), one with a wide
+blast radius (narrower still when its effect cannot be taken back), the guardrail's step on its autonomy
 ladder, the rate limit and the circuit breaker. Every rule that fires
 leaves a sentence in ``Decision.reasons`` so a human can see why.
 """
@@ -105,6 +105,8 @@ class PolicySettings:
     # Blast radius an automatic fix may have; a wider one waits for a human.
     max_auto_rows: int = 100
     max_auto_files: int = 20
+    # A fix whose effect cannot be taken back (a mail sent, a job run) runs alone only this small.
+    max_irreversible_rows: int = 10
     critical_modules: tuple = DEFAULT_CRITICAL_MODULES
     critical_models: tuple = DEFAULT_CRITICAL_MODELS
 
@@ -115,8 +117,8 @@ class PolicySettings:
             raise ValueError(f"autopilot must be one of {AUTOPILOT_MODES}, got {self.autopilot!r}")
         if self.max_auto_fixes_per_hour < 0 or self.max_auto_fixes_per_hour_total < 0 or self.breaker_failures < 1:
             raise ValueError("the rate limits must be >= 0 and breaker_failures >= 1")
-        if self.max_auto_rows < 0 or self.max_auto_files < 0:
-            raise ValueError("max_auto_rows and max_auto_files must be >= 0")
+        if min(self.max_auto_rows, self.max_auto_files, self.max_irreversible_rows) < 0:
+            raise ValueError("max_auto_rows, max_auto_files and max_irreversible_rows must be >= 0")
 
 
 DEFAULT_POLICY = PolicySettings()
@@ -326,8 +328,14 @@ def _apply_fix_rules(fix, action, band, settings, reasons):
         reasons.append("The live diagnosis refuted the root cause: the fix is unverified and never runs alone.")
     elif not fix.replay:
         reasons.append("No replay of the failing operation verifies this fix: it is unverified, a human approves it.")
-    if not fix.reversible:
-        reasons.append("The fix keeps no exact pre-image of what it writes: a human approves it.")
+    irreversible_too_wide = not fix.reversible and (fix.rows > settings.max_irreversible_rows or fix.files > 0)
+    if irreversible_too_wide:
+        reasons.append(
+            f"The fix cannot be taken back and touches {fix.rows} row(s), {fix.files} file(s)"
+            f" (alone at most {settings.max_irreversible_rows} rows and no file): a human approves it."
+        )
+    elif not fix.reversible:
+        reasons.append("The fix's effect cannot be taken back (kept small enough to run alone).")
     if fix.rows > settings.max_auto_rows or fix.files > settings.max_auto_files:
         reasons.append(
             f"Blast radius {fix.rows} row(s), {fix.files} file(s) exceeds what runs alone"
@@ -335,7 +343,7 @@ def _apply_fix_rules(fix, action, band, settings, reasons):
         )
     held_back = (
         not fix.verified
-        or not fix.reversible
+        or irreversible_too_wide
         or fix.rows > settings.max_auto_rows
         or fix.files > settings.max_auto_files
     )

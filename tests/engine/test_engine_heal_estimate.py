@@ -108,10 +108,20 @@ def test_critical_scope_waits_even_for_a_verified_fix():
     assert decision.action == PROPOSE and decision.critical
 
 
-def test_wide_blast_radius_and_irreversible_fixes_wait():
+def test_wide_blast_radius_and_wide_irreversible_fixes_wait():
     assert run(0.99, FixFacts(replay=True, diagnosis_holds=True, rows=101)).action == PROPOSE
     assert run(0.99, FixFacts(replay=True, diagnosis_holds=True, files=21)).action == PROPOSE
-    assert run(0.99, FixFacts(replay=True, diagnosis_holds=True, reversible=False)).action == PROPOSE
+    assert run(0.99, FixFacts(replay=True, diagnosis_holds=True, reversible=False, rows=11)).action == PROPOSE
+    assert run(0.99, FixFacts(replay=True, diagnosis_holds=True, reversible=False, files=1)).action == PROPOSE
+    # One mail re-sent, one job run: verified, small, its effect what the user had asked for.
+    small = run(0.99, FixFacts(replay=True, diagnosis_holds=True, reversible=False, rows=1))
+    assert small.action in AUTOMATIC
+    assert "cannot be taken back" in " ".join(small.reasons)
+
+
+def test_an_irreversible_verified_fix_lands_in_the_notify_band():
+    breakdown = estimate(**dict(VERIFIED, reversible=False))
+    assert 0.8 <= breakdown.total < 0.9
 
 
 def test_autonomy_steps_only_move_a_decision_down():
