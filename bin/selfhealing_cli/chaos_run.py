@@ -191,6 +191,14 @@ class ChaosDriver:
             except RpcError as exc:
                 return f"{exc.exception_name}: {str(exc)[:120]}"
             return None
+        if kind == "xmlrpc":
+            try:
+                self.admin.xmlrpc(
+                    provocation["model"], provocation["method"], *provocation["args"], **provocation["kwargs"]
+                )
+            except RpcError as exc:
+                return f"{exc.exception_name}: {str(exc)[:120]}"
+            return None
         if kind == "get":
             status = self.admin.get(provocation["path"])
             return None if status < 400 else f"HTTP {status} for {provocation['path']}"
