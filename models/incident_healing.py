@@ -281,7 +281,9 @@ class SelfHealingIncidentHealing(models.Model):
             for name in [name for name in params if name not in patch_class.params]:
                 del params[name]
             patch, accepted = runner.prepare(self.env, code, params, self)
-            diagnosis = patch.diagnose(runner.patch_env(self.env), accepted)
+            # Read-only, but a failing query must not abort the healing pass's transaction.
+            with self.env.cr.savepoint():
+                diagnosis = patch.diagnose(runner.patch_env(self.env), accepted)
         except AutoPatchError as exc:
             return None, "", str(exc), None
         except Exception as exc:  # noqa: BLE001 - a diagnosis that crashes proves nothing: no fix
