@@ -26,6 +26,7 @@
         "views/guardrail_autonomy_views.xml",
         "views/knowledge_entry_views.xml",
         "views/res_config_settings_views.xml",
+        "views/res_config_settings_healing_views.xml",
         "views/dashboard_views.xml",
         "views/menus.xml",
         "data/ir_cron.xml",

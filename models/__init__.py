@@ -28,3 +28,4 @@ from . import ir_logging
 from . import mail_mail
 from . import res_config_settings
 from . import res_config_settings_detection
+from . import res_config_settings_healing

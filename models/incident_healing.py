@@ -163,7 +163,7 @@ class SelfHealingIncidentHealing(models.Model):
         if not match.guardrail and not code:
             return self._alert(_("No known fault matches this incident."), match)
         patch_class, plan, applicable_reason, diagnosis = self._prepare_fix(code, params)
-        breakdown = self._confidence(match, patch_class, diagnosis)
+        breakdown = self._confidence(match, patch_class, diagnosis, source=source)
         decision = self._decide(match, breakdown, patch_class, source, diagnosis)
         self.write({"confidence": breakdown.total, "decision": decision.as_dict()})
         if decision.action == policy_engine.ALERT or not patch_class:
@@ -247,8 +247,15 @@ class SelfHealingIncidentHealing(models.Model):
         self.match_evidence = evidence
         return diagnosis
 
-    def _confidence(self, match, patch_class=None, diagnosis=None):
-        """The estimated probability that the fix heals this incident (engine/decide/confidence.py)."""
+    def _confidence(self, match, patch_class=None, diagnosis=None, source=None):
+        """The estimated probability that the fix heals this incident (engine/decide/confidence.py).
+
+        For an LLM's pick a holding diagnosis proves the patch's precondition, not that the model
+        read this incident right: it does not raise the capped match (a refuted one still zeroes it).
+        """
+        holds = diagnosis.holds if diagnosis else None
+        if source == "llm" and holds:
+            holds = None
         guardrail = match.guardrail
         versions = [v.strip() for v in (guardrail.odoo_versions or "").split(",") if v.strip()] if guardrail else []
         modules = [m.strip() for m in (guardrail.scope_modules or "").split(",") if m.strip()] if guardrail else []
@@ -260,7 +267,7 @@ class SelfHealingIncidentHealing(models.Model):
                 now=fields.Datetime.now(),
                 version_match=(release.serie in versions) if versions else None,
                 module_match=(self.module in modules) if modules and self.module else None,
-                diagnosis_holds=diagnosis.holds if diagnosis else None,
+                diagnosis_holds=holds,
                 replay=_verified_by_replay(patch_class) if patch_class else None,
                 reversible=bool(patch_class.reversible) if patch_class else None,
                 rows=diagnosis.rows if diagnosis else 0,
@@ -334,9 +341,10 @@ class SelfHealingIncidentHealing(models.Model):
             has_autopatch=bool(patch_class),
             fix=facts,
         )
-        if source == "llm" and decision.automatic:
-            decision.action = policy_engine.PROPOSE
-            decision.needs_approval = True
+        if source == "llm" and decision.action != policy_engine.ALERT:
+            if decision.automatic:
+                decision.action = policy_engine.PROPOSE
+                decision.needs_approval = True
             decision.reasons.append(_("The fix was chosen by an LLM: a human approves it before it runs."))
         if decision.breaker_open:
             self._warn_managers_breaker()

@@ -8,6 +8,7 @@ import contextlib
 from datetime import timedelta
 
 from odoo import fields
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from . import autopatch_faults as faults
@@ -144,3 +145,15 @@ class TestDayOneTrust(PipelineCase):
         guardrail = self.rolled_back(pin=True)
         self.assertEqual(guardrail.autonomy, "auto")
         self.assertIn("stays pinned", guardrail.message_ids[:1].body)
+
+    def test_learning_settings_are_checked_and_used(self):
+        Settings = self.env["res.config.settings"]
+        with self.assertRaisesRegex(ValidationError, "cannot be negative"):
+            Settings.create({"self_healing_settling_window_seconds": -1})
+        with self.assertRaisesRegex(ValidationError, "At least one success"):
+            Settings.create({"self_healing_autonomy_promote_after": 0})
+        Settings.create(
+            {"self_healing_settling_window_seconds": 60, "self_healing_autonomy_promote_after": 2}
+        ).execute()
+        self.assertEqual(self.Attempt._settling_window(), timedelta(seconds=60))
+        self.assertEqual(self.Guardrail._promote_after(), 2)
