@@ -3,7 +3,8 @@
 Public entry points for the rest of the addon:
 
 - ``base.get(code)``, ``base.for_error_class(cls)``, ``base.describe_all()``: the registry;
-- ``runner.check(env, code, params, incident)`` and ``runner.preview(...)``: applicable? / plan, no write;
+- ``runner.diagnose(env, code, params, incident)``: the live ``base.Diagnosis`` (verdict, evidence,
+  blast radius); ``runner.check(...)`` its ``(holds, reason)``; ``runner.preview(...)``: the plan; no write;
 - ``runner.run_attempt(attempt)`` and ``runner.rollback_attempt(attempt)``: run or undo a fix attempt;
 - ``transient_watch.resolve_quiet_incidents(env)``: for the processing cron.
 """

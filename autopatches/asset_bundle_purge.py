@@ -2,7 +2,7 @@
 
 import hashlib
 
-from .base import AutoPatch, register
+from .base import AutoPatch, Diagnosis, register, replayed
 
 BUNDLE_URL_PREFIX = "/web/assets/"
 
@@ -65,6 +65,47 @@ def regenerate(env, key):
     return bundle.js() if bundle.javascripts else env["ir.attachment"]
 
 
+def request_bundle(env, key):
+    """What ``/web/assets/<version>/<file>`` does for a page that links the bundle: the bytes it serves.
+
+    The page links the bundle's current version; the route serves the stored attachment of that
+    URL, builds the bundle when there is none, and streams its file. Raises what the route would.
+    """
+    name, asset_type, rtl, debug = key
+    bundle = env["ir.qweb"]._get_asset_bundle(
+        name, css=asset_type == "css", js=asset_type == "js", debug_assets=debug, rtl=rtl
+    )
+    url = bundle.get_link(asset_type)
+    attachment = (
+        env["ir.attachment"]
+        .sudo()
+        .search(
+            [
+                ("public", "=", True),
+                ("url", "=like", url),
+                ("res_model", "=", "ir.ui.view"),
+                ("res_id", "=", 0),
+            ],
+            limit=1,
+        )
+    )
+    if not attachment:
+        attachment = regenerate(env, key)
+    if not attachment:
+        raise ValueError(f"{url} is not found: bundle {name} has no {asset_type} files")
+    # What the route's stream (``ir.attachment._to_http_stream``, bound to an HTTP request) reads.
+    if attachment.store_fname:
+        with open(attachment._full_path(attachment.store_fname), "rb") as handle:
+            content = handle.read()
+    else:
+        content = attachment.raw
+    if not content:
+        raise ValueError(f"{url} serves an empty file")
+    if attachment.checksum and hashlib.sha1(content).hexdigest() != attachment.checksum:
+        raise ValueError(f"{url} serves bytes that do not match the bundle's checksum (corrupt file)")
+    return f"{url} ({len(content)} bytes)"
+
+
 @register
 class AssetBundlePurge(AutoPatch):
     """Delete broken generated asset bundles so Odoo builds them again."""
@@ -82,6 +123,7 @@ class AssetBundlePurge(AutoPatch):
     }
     scope_models = ("ir.attachment",)
     risk = "low"
+    replays = "the page's request for each rebuilt bundle (/web/assets/<version>/<file>): lookup, build, stream"
 
     def _broken(self, env, params):
         """{attachment: defect} for broken bundle attachments, with every attachment of their bundles."""
@@ -93,11 +135,26 @@ class AssetBundlePurge(AutoPatch):
         siblings = attachments.filtered(lambda attachment: bundle_key(env, attachment) in keys)
         return broken, keys, siblings
 
-    def applicable(self, env, params):
-        broken, _keys, _siblings = self._broken(env, params)
+    def diagnose(self, env, params):
+        broken, keys, siblings = self._broken(env, params)
+        evidence = {
+            "bundle": params.get("bundle") or "",
+            "broken": [
+                {"id": attachment.id, "url": attachment.url, "store_fname": attachment.store_fname, "defect": reason}
+                for attachment, reason in broken.items()
+            ],
+            "bundles": sorted(f"{name} ({kind})" for name, kind, _rtl, _debug in keys),
+            "deleted_with_them": siblings.ids,
+        }
         if not broken:
-            return False, "every generated asset bundle file is present and matches its checksum"
-        return True, "; ".join(f"{attachment.url}: {reason}" for attachment, reason in broken.items())
+            return Diagnosis(False, "every generated asset bundle file is present and matches its checksum", evidence)
+        return Diagnosis(
+            True,
+            "; ".join(f"{attachment.url}: {reason}" for attachment, reason in broken.items()),
+            evidence,
+            rows=len(siblings),
+            files=len(siblings.filtered("store_fname")),
+        )
 
     def plan(self, env, params):
         broken, keys, siblings = self._broken(env, params)
@@ -115,8 +172,28 @@ class AssetBundlePurge(AutoPatch):
         ctx.memo["keys"] = sorted(keys)
         ctx.unlink(siblings, purge_corrupt_files=True)
 
-    def validate(self, ctx):
+    def _keys(self, env, params):
+        """The bundles a page would request: those with a broken file, else the named bundle's."""
+        _broken, keys, _siblings = self._broken(env, params)
+        if keys or not params.get("bundle"):
+            return sorted(keys)
+        return sorted(
+            {bundle_key(env, attachment) for attachment in bundle_attachments(env, params["bundle"])} - {None}
+        )
+
+    def replay(self, env, params, keys=None):
+        keys = [tuple(key) for key in (keys if keys is not None else self._keys(env, params))]
+        if not keys:
+            return False, "no bundle to request"
         served = []
+        for key in keys:
+            ok, detail = replayed(env, f"the request for {key[0]} ({key[1]})", lambda key=key: request_bundle(env, key))
+            if not ok:
+                return False, detail
+            served.append(detail)
+        return True, "the asset requests serve " + ", ".join(served)
+
+    def validate(self, ctx):
         for key in ctx.memo["keys"]:
             attachment = regenerate(ctx.env, tuple(key))
             if not attachment:
@@ -124,5 +201,4 @@ class AssetBundlePurge(AutoPatch):
             problem = defect(attachment)
             if problem:
                 return False, f"the rebuilt {attachment.url} is still broken: {problem}"
-            served.append(f"{attachment.url} ({attachment.file_size} bytes)")
-        return True, "rebuilt and readable: " + ", ".join(served)
+        return self.replay(ctx.env, ctx.params, ctx.memo["keys"])

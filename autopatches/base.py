@@ -75,6 +75,29 @@ def describe_all():
     return {code: _REGISTRY[code].describe() for code in codes()}
 
 
+def describe_error(exc, limit=500):
+    """``Type: last line of the message``, short enough for an outcome."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"[:limit]
+
+
+def replayed(env, label, operation):
+    """``(ok, detail)`` of ``operation()`` run in a savepoint that is always rolled back.
+
+    Whatever the operation raises is the failure the user met; caches built on rolled-back
+    data are dropped so the caller sees the database as it is.
+    """
+    try:
+        with contextlib.closing(env.cr.savepoint()):
+            detail = operation()
+            env.flush_all()
+    except Exception as exc:  # noqa: BLE001 - any error is the user's failure coming back
+        env.invalidate_all()
+        return False, f"{label} still fails: {describe_error(exc)}"
+    env.invalidate_all()
+    return True, detail or f"{label} succeeds"
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """What a patch found in the live database about the root cause its guardrail claims.
@@ -188,17 +211,33 @@ class AutoPatch:
         return False, f"{real} is outside the files {self.code} declares"
 
     def applicable(self, env, params):
-        """``(bool, reason)``: is the fault there, and may this patch fix it?"""
-        raise NotImplementedError
+        """``(bool, reason)``: is the fault there, and may this patch fix it? The diagnosis decides."""
+        if type(self).diagnose is AutoPatch.diagnose:
+            raise NotImplementedError(f"{type(self).__name__} implements neither applicable nor diagnose")
+        diagnosis = self.diagnose(env, params)
+        return diagnosis.holds, diagnosis.reason
 
     def diagnose(self, env, params):
         """Read-only: is the claimed root cause really in the live database? A ``Diagnosis``.
 
         The default wraps ``applicable``; patches override it to return their evidence and
-        blast radius.
+        blast radius (and then ``applicable`` wraps it).
         """
+        if type(self).applicable is AutoPatch.applicable:
+            raise NotImplementedError(f"{type(self).__name__} implements neither applicable nor diagnose")
         holds, reason = self.applicable(env, params)
         return Diagnosis(bool(holds), reason or "")
+
+    def replay(self, env, params):
+        """``(ok, detail)``: re-run the user-facing operation named by ``replays``.
+
+        It normally runs in a savepoint of its own that is always rolled back (``replayed``), so it
+        may be called before the fix (it then fails, which is how the tests prove it reproduces the
+        fault) and from ``validate`` inside the fix's savepoint (it then must pass). A replay whose
+        effect leaves the database (a mail the server accepted, a job's run) keeps it instead, and
+        its patch is then not ``reversible``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} replays nothing")
 
     def plan(self, env, params):
         """A human-readable preview of what ``apply`` would do. No side effect."""

@@ -14,8 +14,8 @@ from markupsafe import Markup, escape
 
 from odoo.tools.safe_eval import safe_eval
 
-from .base import AutoPatch, register
-from .domain_fields import broken_leaves_about
+from .base import AutoPatch, Diagnosis, register, replayed
+from .domain_fields import broken_leaves_about, path_checker
 
 SHOW_NOTHING = "[(0, '=', 1)]"
 MODEL_PATTERN = r"[a-z0-9_]+(\.[a-z0-9_]+)*"
@@ -40,6 +40,9 @@ class FilterDeactivate(AutoPatch):
     }
     scope_models = ("ir.filters", "ir.actions.act_window")
     risk = "low"
+    replays = (
+        "opening the list as each filter's user: loading the favourites, searching with each, and the action's domain"
+    )
 
     def _offenders(self, env, params):
         model, field = params["model"], params["field"]
@@ -53,13 +56,44 @@ class FilterDeactivate(AutoPatch):
         }
         return bad_filters, bad_actions
 
-    def applicable(self, env, params):
-        if params["model"] not in env:
-            return False, f"model {params['model']} is not installed"
+    def diagnose(self, env, params):
+        model, field = params["model"], params["field"]
+        if model not in env:
+            return Diagnosis(False, f"model {model} is not installed", {"model": model})
         bad_filters, bad_actions = self._offenders(env, params)
+        evidence = {
+            "model": model,
+            "field": field,
+            "field_on_model": path_checker(env, model)(field.split(".")),
+            "filters": [
+                {
+                    "id": record.id,
+                    "name": record.name,
+                    "user_id": record.user_id.id,
+                    "is_default": record.is_default,
+                    "domain": record.domain,
+                    "broken": [leaf.source for leaf in leaves],
+                }
+                for record, leaves in bad_filters.items()
+            ],
+            "actions": [
+                {
+                    "id": record.id,
+                    "name": record.name,
+                    "domain": record.domain,
+                    "broken": [leaf.source for leaf in leaves],
+                }
+                for record, leaves in bad_actions.items()
+            ],
+        }
         if not bad_filters and not bad_actions:
-            return False, f"no active filter or window action on {params['model']} uses a missing {params['field']}"
-        return True, f"{len(bad_filters)} filter(s) and {len(bad_actions)} window action(s) use {params['field']}"
+            return Diagnosis(False, f"no active filter or window action on {model} uses a missing {field}", evidence)
+        return Diagnosis(
+            True,
+            f"{len(bad_filters)} filter(s) and {len(bad_actions)} window action(s) use {field}, which {model} lacks",
+            evidence,
+            rows=len(bad_filters) + len(bad_actions),
+        )
 
     def plan(self, env, params):
         bad_filters, bad_actions = self._offenders(env, params)
@@ -96,6 +130,36 @@ class FilterDeactivate(AutoPatch):
             ),
         )
 
+    def replay(self, env, params, filter_ids=None, action_ids=None):
+        """What the web client does when a user opens the list: load the favourites, search with them."""
+        model = params["model"]
+        if model not in env:
+            return False, f"model {model} is not installed"
+        if filter_ids is None:
+            bad_filters, bad_actions = self._offenders(env, params)
+            filter_ids, action_ids = [record.id for record in bad_filters], [record.id for record in bad_actions]
+        filters = env["ir.filters"].with_context(active_test=False).browse(filter_ids)
+        actions = env["ir.actions.act_window"].browse(action_ids or [])
+        users = filters.mapped("user_id")
+        if not users or filters.filtered(lambda record: not record.user_id):
+            # A shared favourite is offered to everyone: the administrator stands for them.
+            users |= env.ref("base.user_admin", raise_if_not_found=False) or env.user
+
+        def search():
+            searches = 0
+            for user in users:
+                for action_id in set(filters.mapped("action_id").ids) | {False}:
+                    for entry in env["ir.filters"].with_user(user).get_filters(model, action_id):
+                        domain = env["ir.filters"].browse(entry["id"])._get_eval_domain()
+                        env[model].with_user(user).search_count(domain)
+                        searches += 1
+            for action in actions:
+                env[model].search_count(safe_eval(action.domain or "[]", {"uid": env.uid}))
+                searches += 1
+            return f"{searches} search(es) on {model} with the favourites and actions offered work"
+
+        return replayed(env, f"searching {model} with its favourites", search)
+
     def validate(self, ctx):
         env, model = ctx.env, ctx.params["model"]
         filters = env["ir.filters"].with_context(active_test=False).browse(ctx.memo["filter_ids"])
@@ -105,13 +169,9 @@ class FilterDeactivate(AutoPatch):
             listed = env["ir.filters"].with_user(record.user_id or env.uid).get_filters(model, record.action_id.id)
             if any(entry["id"] == record.id for entry in listed):
                 return False, f"filter #{record.id} is still offered to its users"
-        # What the web client does with the favourites and actions left: search with them.
-        field = ctx.params["field"].split(".")[-1]
-        for record in env["ir.filters"].search([("model_id", "=", model), ("domain", "ilike", field)]):
-            env[model].search_count(record._get_eval_domain())
-        for action in env["ir.actions.act_window"].browse(ctx.memo["action_ids"]):
-            env[model].search_count(safe_eval(action.domain, {"uid": env.uid}))
+        ok, detail = self.replay(env, ctx.params, ctx.memo["filter_ids"], ctx.memo["action_ids"])
+        if not ok:
+            return False, detail
         return True, (
-            f"{len(filters)} filter(s) deactivated, {len(ctx.memo['action_ids'])} action(s) paused;"
-            f" the remaining filters on {model} that mention {field} search without error"
+            f"{len(filters)} filter(s) deactivated, {len(ctx.memo['action_ids'])} action(s) paused; " + detail
         )

@@ -1,8 +1,11 @@
 """MAIL_DELIVERY: outgoing mails left in 'exception' by a transient SMTP failure.
 
-A retry is Odoo's own (the mail goes back to 'outgoing'); validation sends
-the mails right away through their mail server, so a retry only counts as a
-success once the SMTP server accepted them. Retries back off exponentially
+A retry is Odoo's own (the mail goes back to 'outgoing'), and only runs once
+the mail server answers again (the diagnosis opens an SMTP session to it).
+Validation sends the mails right away, each on its own as Odoo's queue does:
+a mail the server accepted stays sent even when another of the batch fails
+again (that one stays in exception for the next retry), and the retry fails,
+undone, only when no mail got out. Retries back off exponentially
 (5, 10, 20, 40 minutes) and stop after five: past that the server needs a
 human, not another try. The count is per episode: a retry that got its mails
 out closes one, and an incident reopened by a later outage starts afresh.
@@ -10,12 +13,13 @@ A permanent refusal (a 5xx reply: bad credentials, unknown recipient) is
 never retried, whatever Odoo's failure type says.
 """
 
+import contextlib
 import re
 from datetime import timedelta
 
 from odoo import fields
 
-from .base import AutoPatch, register
+from .base import AutoPatch, Diagnosis, describe_error, register
 
 MAX_RETRIES = 5
 FIRST_DELAY = timedelta(minutes=5)
@@ -59,6 +63,9 @@ class MailRetry(AutoPatch):
     }
     scope_models = ("mail.mail",)
     risk = "low"
+    # A mail the server accepted cannot be called back.
+    reversible = False
+    replays = "the send of each mail through its mail server, as Odoo's queue does (delivered mails stay sent)"
 
     def _mails(self, env, params):
         mails = env["mail.mail"]
@@ -116,14 +123,72 @@ class MailRetry(AutoPatch):
                 return False, f"retry {len(retries) + 1} of {MAX_RETRIES} is due at {due} (exponential backoff)"
         return True, f"retry {len(retries) + 1} of {MAX_RETRIES}"
 
-    def applicable(self, env, params):
+    def _relays(self, env, mails):
+        """{server record (maybe empty: the configured one): mails} as Odoo would send them."""
+        relays = {}
+        for mail in mails:
+            server = mail.mail_server_id or env["ir.mail_server"]._find_mail_server(mail.email_from)[0]
+            relays.setdefault(server, env["mail.mail"])
+            relays[server] |= mail
+        return relays
+
+    @staticmethod
+    def _probe(env, server):
+        """ "" when the relay answers now, the reason when it does not, None when Odoo's test mode skips SMTP."""
+        try:
+            session = env["ir.mail_server"].connect(mail_server_id=server.id or None)
+        except Exception as exc:  # noqa: BLE001 - whatever the connection raises is the relay's answer
+            return describe_error(exc)
+        if session is None:
+            return None
+        with contextlib.suppress(Exception):
+            session.quit()
+        return ""
+
+    def diagnose(self, env, params):
         mails = self._mails(env, params)
+        evidence = {
+            "mails": [
+                {
+                    "id": mail.id,
+                    "failure_type": mail.failure_type,
+                    "reason": ((mail.failure_reason or "").strip().splitlines() or [""])[-1][:300],
+                }
+                for mail in mails
+            ]
+        }
         if not mails:
-            return False, "no mail is in exception after a transient SMTP failure"
+            return Diagnosis(False, "no mail is in exception after a transient SMTP failure", evidence)
         allowed, reason = self._backoff(env, params, mails)
+        evidence["backoff"] = reason
         if not allowed:
-            return False, reason
-        return True, f"{len(mails)} mail(s) failed on a transient error; {reason}"
+            return Diagnosis(False, reason, evidence)
+        relays = []
+        for server, server_mails in self._relays(env, mails).items():
+            answer = self._probe(env, server)
+            relays.append(
+                {
+                    "server_id": server.id,
+                    "server": server.name or "configured SMTP",
+                    "mails": len(server_mails),
+                    "answers": None if answer is None else not answer,
+                    "error": answer or "",
+                }
+            )
+        evidence["relays"] = relays
+        if not any(relay["answers"] is not False for relay in relays):
+            return Diagnosis(
+                False,
+                "the mail server still does not answer: "
+                + "; ".join(f"{relay['server']}: {relay['error']}" for relay in relays),
+                evidence,
+            )
+        return Diagnosis(
+            True,
+            f"{len(mails)} mail(s) failed on a transient error and their mail server answers again; {reason}",
+            evidence,
+            rows=len(mails),
+        )
 
     def plan(self, env, params):
         mails = self._mails(env, params)
@@ -143,12 +208,35 @@ class MailRetry(AutoPatch):
         # What Odoo's own Retry button does.
         ctx.write(mails, {"state": "outgoing"})
 
-    def validate(self, ctx):
-        mails = ctx.env["mail.mail"].browse(ctx.memo["mail_ids"])
-        mails.send(auto_commit=False, raise_exception=False)
+    def replay(self, env, params, mail_ids=None):
+        """The send, per mail, as Odoo's queue does: each mail ends sent or back in exception.
+
+        Unlike other replays this one is not undone: a mail the server accepted is out, and
+        rolling its state back would have it sent twice.
+        """
+        mails = env["mail.mail"].browse(mail_ids) if mail_ids is not None else self._mails(env, params)
+        if not mails:
+            return False, "no mail to send"
+        outgoing = mails.filtered(lambda mail: mail.state == "outgoing")
+        if not outgoing:
+            return False, f"{len(mails)} mail(s) are not queued for sending"
+        outgoing.send(auto_commit=False, raise_exception=False)
         # Sent mails are 'sent', or gone when they delete themselves after sending.
-        failed = mails.exists().filtered(lambda mail: mail.state != "sent")
+        failed = outgoing.exists().filtered(lambda mail: mail.state != "sent")
+        delivered = len(outgoing) - len(failed)
+        reasons = "; ".join(
+            sorted({((mail.failure_reason or "unknown").strip().splitlines() or ["unknown"])[-1] for mail in failed})
+        )
+        if not delivered:
+            return False, f"{len(failed)} of {len(outgoing)} mail(s) still fail: {reasons}"
+        detail = f"{delivered} mail(s) accepted by the SMTP server"
         if failed:
-            reasons = {(mail.failure_reason or "unknown").strip().splitlines()[-1] for mail in failed}
-            return False, f"{len(failed)} of {len(mails)} mail(s) still fail: {'; '.join(sorted(reasons))}"
-        return True, f"retry {ctx.memo['retry']}: {len(mails)} mail(s) accepted by the SMTP server"
+            detail += (
+                f"; {len(failed)} still fail and stay in exception ({reasons}), the delivered ones are kept"
+                f" sent: {', '.join(f'#{mail.id}' for mail in failed)}"
+            )
+        return True, detail
+
+    def validate(self, ctx):
+        ok, detail = self.replay(ctx.env, ctx.params, ctx.memo["mail_ids"])
+        return ok, (f"retry {ctx.memo['retry']}: " + detail) if ok else detail

@@ -7,6 +7,7 @@ that are not Odoo's own may be touched.
 """
 
 import difflib
+import logging
 import os
 
 import odoo
@@ -16,7 +17,7 @@ from odoo.modules import module as odoo_module
 import odoo.addons
 
 from ..engine.patching import manifest_text
-from .base import AutoPatch, register
+from .base import AutoPatch, Diagnosis, describe_error, register
 
 MANIFEST = "__manifest__.py"
 
@@ -55,6 +56,7 @@ class ManifestFix(AutoPatch):
     }
     risk = "medium"
     needs_upgrade = True
+    replays = "Odoo's manifest loader on the module (what the Apps list update and an install run)"
 
     def file_allowed(self, env, path, params):
         real = os.path.realpath(path)
@@ -87,11 +89,17 @@ class ManifestFix(AutoPatch):
             return None, f"{path} has a license and a valid version", None, None
         return path, text, fixed, changes
 
-    def applicable(self, env, params):
+    def diagnose(self, env, params):
         path, text, _fixed, changes = self._target(env, params)
         if path is None:
-            return False, text
-        return True, f"{path}: " + "; ".join(changes)
+            return Diagnosis(False, text, {"module": params["module"], "path": manifest_path(params["module"]) or ""})
+        evidence = {
+            "module": params["module"],
+            "path": path,
+            "problems": manifest_text.problems(text, release.major_version),
+            "changes": changes,
+        }
+        return Diagnosis(True, f"{path}: " + "; ".join(changes), evidence, files=1)
 
     def plan(self, env, params):
         path, text, fixed, _changes = self._target(env, params)
@@ -108,19 +116,49 @@ class ManifestFix(AutoPatch):
         ctx.write_file(path, fixed.encode("utf-8"))
         ctx.note(f"Update the Apps list (or restart) so Odoo reads the new manifest of {ctx.params['module']}.")
 
+    def replay(self, env, params):
+        """Odoo's manifest loader, as the Apps list update and an install run it: no error, no warning."""
+        module = params["module"]
+        path = manifest_path(module)
+        if not path or not os.path.isfile(path):
+            return False, f"module {module} has no {MANIFEST} in the addons paths"
+        warnings = _Collect()
+        loader_log = logging.getLogger(odoo_module.__name__)
+        level = loader_log.level
+        if not loader_log.isEnabledFor(logging.WARNING):
+            # A server logging errors only would drop the warning before any handler sees it.
+            loader_log.setLevel(logging.WARNING)
+        loader_log.addHandler(warnings)
+        try:
+            manifest = odoo_module.load_manifest(module, os.path.dirname(path))
+        except Exception as exc:  # noqa: BLE001 - what the loader raises is what the administrator met
+            return False, f"Odoo's loader refuses {path}: {describe_error(exc)}"
+        finally:
+            loader_log.removeHandler(warnings)
+            loader_log.setLevel(level)
+        if not manifest:
+            return False, f"Odoo's loader finds no manifest for {module}"
+        if warnings.messages:
+            return False, f"Odoo's loader warns about {path}: {'; '.join(warnings.messages)}"
+        return True, f"Odoo loads {path} (version {manifest['version']}, license {manifest['license']})"
+
     def validate(self, ctx):
-        path, module = ctx.memo["path"], ctx.params["module"]
+        path = ctx.memo["path"]
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
         left = manifest_text.problems(text, release.major_version)
         if left:
             return False, "; ".join(left.values())
-        # Odoo's loader raises on an invalid version; it would only warn about the license.
-        manifest = odoo_module.load_manifest(module, os.path.dirname(path))
-        if not manifest or not manifest.get("license"):
-            return False, f"Odoo does not load a licensed manifest for {module}"
-        return (
-            True,
-            f"{path} parses and Odoo loads it (version {manifest['version']}, license {manifest['license']}): "
-            + "; ".join(ctx.memo["changes"]),
-        )
+        ok, detail = self.replay(ctx.env, ctx.params)
+        return ok, (detail + ": " + "; ".join(ctx.memo["changes"])) if ok else detail
+
+
+class _Collect(logging.Handler):
+    """Keeps the warnings Odoo's module loader logs while it reads one manifest."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage().strip().splitlines()[0][:300])

@@ -5,7 +5,7 @@ created the way the update would create them (``init_models`` on that one
 model), and the outcome says that the full upgrade is still due.
 """
 
-from .base import AutoPatch, register
+from .base import AutoPatch, Diagnosis, register, replayed
 from .journal import table_columns
 from .sequence_resync import TABLE_PATTERN
 
@@ -47,6 +47,7 @@ class ModuleUpgrade(AutoPatch):
     scope_tables = ("{table}",)
     risk = "medium"
     needs_upgrade = True
+    replays = "reading every stored field of the model (the SELECT that met the missing column)"
 
     def _target(self, env, params):
         model = model_of_table(env, params["table"])
@@ -60,11 +61,33 @@ class ModuleUpgrade(AutoPatch):
             return None, f"column {params['table']}.{params['column']} exists"
         return model, missing
 
-    def applicable(self, env, params):
-        model, detail = self._target(env, params)
-        if model is None:
-            return False, detail
-        return True, f"{model._name} ({model._original_module}) lacks column(s) {', '.join(detail)}"
+    def diagnose(self, env, params):
+        table, column = params["table"], params["column"]
+        evidence = {"table": table, "column": column, "column_in_table": column in table_columns(env.cr, table)}
+        model = model_of_table(env, table)
+        if model is not None:
+            declared = (
+                env["ir.model.fields"]
+                .sudo()
+                .search_read([("model", "=", model._name), ("name", "=", column)], ["store", "ttype"], limit=1)
+            )
+            evidence.update(
+                model=model._name,
+                module=model._original_module,
+                declared_in_ir_model_fields=bool(declared and declared[0]["store"]),
+            )
+        target, detail = self._target(env, params)
+        if target is None:
+            return Diagnosis(False, detail, evidence)
+        evidence["missing"] = detail
+        return Diagnosis(
+            True,
+            f"{target._name} ({target._original_module}) declares stored field(s) {', '.join(detail)}"
+            f" that {table} lacks"
+            + ("" if evidence["declared_in_ir_model_fields"] else " (new code not yet reflected by an upgrade)"),
+            evidence,
+            rows=len(detail),
+        )
 
     def plan(self, env, params):
         model, detail = self._target(env, params)
@@ -86,13 +109,24 @@ class ModuleUpgrade(AutoPatch):
             f" {model._name} were created, other changes of the module's new code are not applied yet."
         )
 
+    def replay(self, env, params):
+        """The statement that failed: reading every stored field of the model."""
+        model = model_of_table(env, params["table"])
+        if model is None:
+            return False, f"no installed model is stored in table {params['table']}"
+        model = model.with_context(active_test=False)
+        stored = [name for name, field in model._fields.items() if field.store and field.column_type]
+
+        def read():
+            rows = model.search_read([], stored, limit=1)
+            return f"reading {model._name} works ({len(stored)} stored fields, {len(rows)} row read)"
+
+        return replayed(env, f"reading {model._name}", read)
+
     def validate(self, ctx):
         model = ctx.env[ctx.memo["model"]].with_context(active_test=False)
         still_missing = missing_columns(ctx.env, model)
         if still_missing:
             return False, f"{model._table} still lacks {', '.join(still_missing)}"
-        # The statement that failed: reading every stored field.
-        stored = [name for name, field in model._fields.items() if field.store and field.column_type]
-        with ctx.env.cr.savepoint():
-            model.search_read([], stored, limit=1)
-        return True, f"created {', '.join(ctx.memo['added'])} in {model._table}; reading {model._name} works"
+        ok, detail = self.replay(ctx.env, ctx.params)
+        return ok, (f"created {', '.join(ctx.memo['added'])} in {model._table}; " + detail) if ok else detail

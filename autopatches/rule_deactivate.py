@@ -4,8 +4,8 @@ Deactivating a restrictive rule widens access, which is why this patch is
 critical: the policy always asks a human first.
 """
 
-from .base import AutoPatch, register
-from .domain_fields import broken_leaves_about
+from .base import AutoPatch, Diagnosis, register, replayed
+from .domain_fields import broken_leaves_about, path_checker
 from .filter_deactivate import FIELD_PATTERN, MODEL_PATTERN
 
 MODES = ("read", "write", "create", "unlink")
@@ -37,6 +37,7 @@ class RuleDeactivate(AutoPatch):
     scope_models = ("ir.rule",)
     risk = "high"
     critical = True
+    replays = "a search on the model by a user of each rule (its rules turned into a domain, then the list search)"
 
     def _rules(self, env, params):
         domain = [("model_id.model", "=", params["model"])]
@@ -49,13 +50,35 @@ class RuleDeactivate(AutoPatch):
             if (leaves := broken_leaves_about(env, params["model"], rule.domain_force, params["field"]))
         }
 
-    def applicable(self, env, params):
-        if params["model"] not in env:
-            return False, f"model {params['model']} is not installed"
+    def diagnose(self, env, params):
+        model, field = params["model"], params["field"]
+        if model not in env:
+            return Diagnosis(False, f"model {model} is not installed", {"model": model})
         rules = self._rules(env, params)
+        evidence = {
+            "model": model,
+            "field": field,
+            "field_on_model": path_checker(env, model)(field.split(".")),
+            "rules": [
+                {
+                    "id": rule.id,
+                    "name": rule.name,
+                    "groups": rule.groups.mapped("full_name"),
+                    "modes": rule_modes(rule),
+                    "domain": rule.domain_force,
+                    "broken": [leaf.source for leaf in leaves],
+                }
+                for rule, leaves in rules.items()
+            ],
+        }
         if not rules:
-            return False, f"no active record rule on {params['model']} uses a missing {params['field']}"
-        return True, ", ".join(f"rule #{rule.id} {rule.name!r}" for rule in rules) + f" use {params['field']}"
+            return Diagnosis(False, f"no active record rule on {model} uses a missing {field}", evidence)
+        return Diagnosis(
+            True,
+            ", ".join(f"rule #{rule.id} {rule.name!r}" for rule in rules) + f" use {field}, which {model} lacks",
+            evidence,
+            rows=len(rules),
+        )
 
     def plan(self, env, params):
         lines = []
@@ -78,18 +101,39 @@ class RuleDeactivate(AutoPatch):
         # Restored by a column write: an ORM write would refuse to reactivate an invalid domain.
         ctx.write(rules, {"active": False})
 
-    def validate(self, ctx):
-        env, model = ctx.env, ctx.params["model"]
+    def replay(self, env, params, rule_ids=None):
+        """A user of each rule searches the model, as opening its list does."""
+        model = params["model"]
+        if model not in env:
+            return False, f"model {model} is not installed"
+        rules = env["ir.rule"].with_context(active_test=False)
+        rules = (
+            rules.browse(rule_ids)
+            if rule_ids is not None
+            else rules.browse([rule.id for rule in self._rules(env, params)])
+        )
+        if not rules:
+            return False, f"no record rule of {model} to search through"
         checked = []
-        for rule in env["ir.rule"].with_context(active_test=False).browse(ctx.memo["rule_ids"]):
-            if rule.active:
-                return False, f"rule #{rule.id} is still active"
+        for rule in rules:
             user = sample_user(env, rule)
-            for mode in rule_modes(rule):
-                # The operation that failed: a user's rules turned into a search.
-                domain = env["ir.rule"].with_user(user)._compute_domain(model, mode)
-                env[model].sudo().search_count(domain or [])
-            if env[model].with_user(user).has_access("read"):
-                env[model].with_user(user).search_count([])
-            checked.append(f"{user.login} ({', '.join(rule_modes(rule))})")
-        return True, f"searches on {model} work again for " + ", ".join(checked)
+
+            def search(user=user, rule=rule):
+                for mode in rule_modes(rule):
+                    domain = env["ir.rule"].with_user(user)._compute_domain(model, mode)
+                    env[model].sudo().search_count(domain or [])
+                if env[model].with_user(user).has_access("read"):
+                    env[model].with_user(user).search_count([])
+                return f"{user.login} ({', '.join(rule_modes(rule))})"
+
+            ok, detail = replayed(env, f"a search on {model} by {user.login}", search)
+            if not ok:
+                return False, detail
+            checked.append(detail)
+        return True, f"searches on {model} work for " + ", ".join(checked)
+
+    def validate(self, ctx):
+        rules = ctx.env["ir.rule"].with_context(active_test=False).browse(ctx.memo["rule_ids"])
+        if any(rules.mapped("active")):
+            return False, "a rule is still active"
+        return self.replay(ctx.env, ctx.params, ctx.memo["rule_ids"])

@@ -1,7 +1,8 @@
 """Run, preview and roll back fix attempts: the thin glue between attempts and patches.
 
 ``run_attempt`` locks the attempt row (NOWAIT), refuses an attempt that is not
-runnable, then runs backup -> apply -> validate in a savepoint through a
+runnable, keeps the patch's live diagnosis on the attempt and refuses when it
+does not confirm the fault, then runs backup -> apply -> validate in a savepoint through a
 scoped ``PatchContext``. Any exception, or a validation that says the fault
 is still there, rolls the savepoint back and leaves the attempt ``failed``
 with the reason; success leaves it ``validated`` with its timings. Two
@@ -60,13 +61,19 @@ def prepare(env, code, params, incident=None):
     return patch_class(), patch_class.check_params(params)
 
 
-def check(env, code, params, incident=None):
-    """``(applicable, reason)`` for a patch and its parameters, without writing anything."""
+def diagnose(env, code, params, incident=None):
+    """The live ``Diagnosis`` of a patch and its parameters, without writing anything."""
     try:
         patch, params = prepare(env, code, params, incident)
-        return patch.applicable(patch_env(env), params)
+        return patch.diagnose(patch_env(env), params)
     except NotApplicable as exc:
-        return False, str(exc)
+        return base.Diagnosis(False, str(exc))
+
+
+def check(env, code, params, incident=None):
+    """``(applicable, reason)`` for a patch and its parameters, without writing anything."""
+    diagnosis = diagnose(env, code, params, incident)
+    return diagnosis.holds, diagnosis.reason
 
 
 def preview(env, code, params, incident=None):
@@ -112,9 +119,9 @@ def run_attempt(attempt, dry_run=None):
         patch, params = prepare(env, attempt.autopatch_code, attempt.params, attempt.incident_id)
         if patch.critical and attempt.state != "approved":
             raise NotApplicable(f"{patch.code} is critical: it only runs once a human approved it")
-        applicable, reason = patch.applicable(env, params)
-        if not applicable:
-            raise NotApplicable(reason)
+        diagnosis = _diagnose(attempt, patch, params)
+        if not diagnosis.holds:
+            raise NotApplicable(f"the live diagnosis refutes the fault: {diagnosis.reason}")
         plan = patch.plan(env, params)
     except Exception as exc:  # noqa: BLE001 - a patch bug must end as a failed attempt, not a crash
         return _fail(attempt, exc, started, plan="")
@@ -208,7 +215,8 @@ def _dry_run(attempt, mark=True):
     label = "Dry run" if mark else "Preview"
     try:
         patch, params = prepare(attempt.env, attempt.autopatch_code, attempt.params, attempt.incident_id)
-        applicable, reason = patch.applicable(attempt.env, params)
+        diagnosis = _diagnose(attempt, patch, params)
+        applicable, reason = diagnosis.holds, diagnosis.reason
         plan = patch.plan(attempt.env, params)
     except Exception as exc:  # noqa: BLE001
         detail = f"{label}: cannot plan: {_describe(exc)}"
@@ -217,6 +225,19 @@ def _dry_run(attempt, mark=True):
     detail = f"{label}: planned, nothing written." + ("" if applicable else f" It would not apply now: {reason}")
     attempt.write(dict(flag, plan_preview=plan, outcome=detail))
     return RunResult(attempt.id, attempt.state, applicable, True, detail, plan)
+
+
+def _diagnose(attempt, patch, params):
+    """The patch's live diagnosis, kept on the attempt whatever it says (a crash counts as refuted)."""
+    try:
+        # Read-only, but a failed statement must not abort the transaction the attempt is recorded in.
+        with attempt.env.cr.savepoint():
+            diagnosis = patch.diagnose(attempt.env, params)
+    except Exception as exc:
+        attempt.write({"diagnosis": base.Diagnosis(False, f"the diagnosis failed: {_describe(exc)}").as_dict()})
+        raise
+    attempt.write({"diagnosis": diagnosis.as_dict()})
+    return diagnosis
 
 
 def _fail(attempt, exc, started, plan, applied_at=None):

@@ -13,7 +13,7 @@ import re
 from odoo import fields
 from odoo.tools import SQL
 
-from .base import AutoPatch, register
+from .base import AutoPatch, Diagnosis, register, replayed
 
 MODEL_PATTERN = r"[a-z0-9_]+(\.[a-z0-9_]+)*"
 
@@ -94,14 +94,35 @@ class SequenceNumberResync(AutoPatch):
     scope_tables = ("ir_sequence_[0-9]*",)
     risk = "high"
     critical = True
+    replays = "drawing the next number as a new document does, looked up in the numbered field (given back)"
 
-    def applicable(self, env, params):
+    def diagnose(self, env, params):
         state = numbering(env, params)
         if isinstance(state, str):
-            return False, state
+            return Diagnosis(False, state, {key: params.get(key) for key in ("sequence_id", "sequence_code")})
+        following = self._format(state, state["next"])
+        model, field = params["model"], params["field"]
+        taken = env[model].with_context(active_test=False).search_count([(field, "=", following)])
+        evidence = {
+            "sequence_id": state["sequence"].id,
+            "implementation": state["sequence"].implementation,
+            "next": state["next"],
+            "next_number": following,
+            "highest_used": state["highest"],
+            "highest_number": self._format(state, state["highest"]),
+            "next_number_taken": bool(taken),
+            "numbered": f"{model}.{field}",
+        }
         if state["next"] > state["highest"]:
-            return False, f"the next number {state['next']} is already past the highest used {state['highest']}"
-        return True, f"the next number {state['next']} is not past the highest used {state['highest']}"
+            return Diagnosis(
+                False, f"the next number {state['next']} is already past the highest used {state['highest']}", evidence
+            )
+        return Diagnosis(
+            True,
+            f"the next number {following!r} is not past the highest used {evidence['highest_number']!r}",
+            evidence,
+            rows=1,
+        )
 
     def _format(self, state, number):
         return state["prefix"] + "%%0%sd" % state["sequence"].padding % number + state["suffix"]
@@ -138,16 +159,45 @@ class SequenceNumberResync(AutoPatch):
         else:
             ctx.write(state["target"], {"number_next": new})
 
+    def replay(self, env, params):
+        """Draw the next number as a new document does and look it up; the draw is given back."""
+        state = numbering(env, params)
+        if isinstance(state, str):
+            return False, state
+        model, field = params["model"], params["field"]
+        cr = env.cr
+        pg_sequence = SQL.identifier(state["pg_sequence"])
+        if state["standard"]:
+            cr.execute(SQL("SELECT last_value, is_called FROM %s", pg_sequence))
+            last_value, is_called = cr.fetchone()
+
+        def draw():
+            try:
+                number = state["sequence"]._next()
+            finally:
+                # A standard sequence ignores the savepoint's rollback: give the draw back unless
+                # another transaction drew after it.
+                if state["standard"]:
+                    cr.execute(SQL("SELECT last_value FROM %s", pg_sequence))
+                    drawn = cr.fetchone()[0]
+                    cr.execute(
+                        SQL(
+                            "SELECT setval(%s::regclass, %s, %s) FROM %s WHERE last_value = %s",
+                            state["pg_sequence"],
+                            last_value,
+                            is_called,
+                            pg_sequence,
+                            drawn,
+                        )
+                    )
+            if env[model].with_context(active_test=False).search_count([(field, "=", number)]):
+                raise ValueError(f"the next number {number!r} is already used in {model}.{field}")
+            return f"a new {model} gets the free number {number!r}"
+
+        return replayed(env, "drawing the next number", draw)
+
     def validate(self, ctx):
-        # Peek at the next number without drawing it: a draw would itself be a change.
         state = numbering(ctx.env, ctx.params)
-        following = self._format(state, state["next"])
         if state["next"] <= state["highest"]:
             return False, f"the next number {state['next']} still collides (highest used {state['highest']})"
-        model, field = ctx.params["model"], ctx.params["field"]
-        if ctx.env[model].with_context(active_test=False).search_count([(field, "=", following)]):
-            return False, f"{following!r} already exists in {model}.{field}"
-        return (
-            True,
-            f"the next number is {following!r}, past the highest used {self._format(state, state['highest'])!r}",
-        )
+        return self.replay(ctx.env, ctx.params)

@@ -2,7 +2,7 @@
 
 from odoo.tools import SQL
 
-from .base import AutoPatch, register
+from .base import AutoPatch, Diagnosis, register
 
 TABLE_PATTERN = r"[a-z_][a-z0-9_]{0,62}"
 
@@ -52,16 +52,33 @@ class SequenceResync(AutoPatch):
     }
     scope_tables = ("{table}",)
     risk = "low"
+    replays = "the id draw of an insert: nextval of the sequence, checked free in the table (the draw is given back)"
 
-    def applicable(self, env, params):
-        state = sequence_state(env.cr, params["table"])
+    def diagnose(self, env, params):
+        table = params["table"]
+        state = sequence_state(env.cr, table)
         if state is None:
-            return False, f"table {params['table']} does not exist or has no id sequence"
+            return Diagnosis(False, f"table {table} does not exist or has no id sequence", {"table": table})
+        evidence = {"table": table, **state}
         if state["increment"] <= 0:
-            return False, f"{state['sequence']} counts down; only ascending sequences are resynchronised"
+            return Diagnosis(
+                False, f"{state['sequence']} counts down; only ascending sequences are resynchronised", evidence
+            )
         if state["next_id"] > state["max_id"]:
-            return False, f"{state['sequence']} already hands out {state['next_id']}, past max(id) {state['max_id']}"
-        return True, f"{state['sequence']} would hand out {state['next_id']} but max(id) is {state['max_id']}"
+            return Diagnosis(
+                False,
+                f"{state['sequence']} already hands out {state['next_id']}, past max(id) {state['max_id']}",
+                evidence,
+            )
+        env.cr.execute(SQL("SELECT count(*) FROM %s WHERE id >= %s", SQL.identifier(table), state["next_id"]))
+        evidence["ids_ahead"] = env.cr.fetchone()[0]
+        return Diagnosis(
+            True,
+            f"{state['sequence']} would hand out {state['next_id']} but max(id) is {state['max_id']}"
+            f" ({evidence['ids_ahead']} existing id(s) lie ahead of it)",
+            evidence,
+            rows=1,
+        )
 
     def plan(self, env, params):
         state = sequence_state(env.cr, params["table"])
@@ -91,9 +108,36 @@ class SequenceResync(AutoPatch):
             label=f"{state['sequence']} moved to {state['max_id']}",
         )
 
+    def replay(self, env, params):
+        """The id draw of an insert: nextval, then is that id free? The drawn id is given back."""
+        table = params["table"]
+        state = sequence_state(env.cr, table)
+        if state is None:
+            return False, f"{table} has no id sequence to draw from"
+        cr = env.cr
+        cr.execute("SELECT nextval(%s::regclass)", [state["sequence"]])
+        drawn = cr.fetchone()[0]
+        # Sequences ignore rollbacks: put it back unless another transaction drew after us meanwhile.
+        if state["last_value"] is None:
+            cr.execute(
+                "SELECT setval(%s::regclass, %s, false) WHERE pg_sequence_last_value(%s::regclass) = %s",
+                [state["sequence"], state["start"], state["sequence"], drawn],
+            )
+        else:
+            cr.execute(
+                "SELECT setval(%s::regclass, %s, true) WHERE pg_sequence_last_value(%s::regclass) = %s",
+                [state["sequence"], state["last_value"], state["sequence"], drawn],
+            )
+        cr.execute(SQL("SELECT 1 FROM %s WHERE id = %s", SQL.identifier(table), drawn))
+        if cr.fetchone():
+            return (
+                False,
+                f"an insert into {table} still collides: {state['sequence']} hands out id {drawn}, already used",
+            )
+        return True, f"an insert into {table} gets the free id {drawn}"
+
     def validate(self, ctx):
-        # Reading the sequence proves the next insert is free without consuming an id.
         state = sequence_state(ctx.env.cr, ctx.params["table"])
         if state["next_id"] <= state["max_id"]:
             return False, f"{state['sequence']} still hands out {state['next_id']} <= max(id) {state['max_id']}"
-        return True, f"{state['sequence']} now hands out {state['next_id']} > max(id) {state['max_id']}"
+        return self.replay(ctx.env, ctx.params)

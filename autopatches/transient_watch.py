@@ -12,7 +12,7 @@ from datetime import timedelta
 from odoo import fields
 
 from ..engine.decide import lifecycle
-from .base import AutoPatch, register
+from .base import AutoPatch, Diagnosis, register
 
 WINDOW_PARAM = "self_healing.transient_window_seconds"
 DEFAULT_WINDOW_SECONDS = 30 * 60
@@ -24,6 +24,33 @@ TRANSIENT_TEXT_RE = re.compile(
     r"could not obtain lock|lock timeout|deadlock detected|concurrent update",
     re.IGNORECASE,
 )
+
+
+# A session idle in its transaction this long while holding writes is stuck, not a passing conflict.
+STALE_WRITER_AGE = timedelta(minutes=5)
+
+
+def stale_writers(cr):
+    """Other sessions of this database idle in a transaction that wrote or locked rows, for too long.
+
+    A transaction gets an id only once it writes or locks a row: such a session keeps the rows
+    it touched locked, so the conflicts it causes come back until someone ends it.
+    """
+    # Activity statistics are a snapshot kept for the whole transaction: read them afresh.
+    cr.execute("SELECT pg_stat_clear_snapshot()")
+    cr.execute(
+        """
+        SELECT pid, application_name, xact_start::text
+          FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND state IN ('idle in transaction', 'idle in transaction (aborted)')
+           AND backend_xid IS NOT NULL
+           AND xact_start < clock_timestamp() - %s
+         ORDER BY xact_start
+        """,
+        [STALE_WRITER_AGE],
+    )
+    return [{"pid": pid, "application": application, "since": since} for pid, application, since in cr.fetchall()]
 
 
 def _seconds(value):
@@ -129,22 +156,51 @@ class TransientWatch(AutoPatch):
     }
     scope_models = ("self_healing.incident",)
     risk = "low"
+    # A conflict between two transactions cannot be provoked again on demand: the proof is the quiet window.
+    replays = ""
 
     def _incident(self, env, params):
         if not params.get("incident_id"):
             return env["self_healing.incident"]
         return env["self_healing.incident"].browse(int(params["incident_id"])).exists()
 
-    def applicable(self, env, params):
+    def diagnose(self, env, params):
         incident = self._incident(env, params)
         if not incident:
-            return False, f"no incident to watch (incident_id={params.get('incident_id')!r})"
+            return Diagnosis(False, f"no incident to watch (incident_id={params.get('incident_id')!r})")
+        evidence = {
+            "incident_id": incident.id,
+            "error_class": incident.error_class or "",
+            "exception_type": incident.exception_type or "",
+            "occurrences": incident.occurrence_count,
+            "last_seen": str(incident.last_seen),
+        }
         text = " ".join(filter(None, [incident.exception_type, incident.message_template, incident.name]))
         if incident.error_class not in TRANSIENT_CLASSES and not TRANSIENT_TEXT_RE.search(text):
-            return False, f"incident {incident.id} is {incident.error_class}, not a concurrency error"
+            return Diagnosis(
+                False, f"incident {incident.id} is {incident.error_class}, not a concurrency error", evidence
+            )
         if incident.transient:
-            return False, f"incident {incident.id} is already watched as transient"
-        return True, f"incident {incident.id} is a {incident.error_class} concurrency error"
+            return Diagnosis(False, f"incident {incident.id} is already watched as transient", evidence)
+        evidence["stale_writers"] = stale_writers(env.cr)
+        if evidence["stale_writers"]:
+            return Diagnosis(
+                False,
+                "not transient: "
+                + ", ".join(
+                    f"backend {row['pid']} ({row['application'] or '?'}) has held its writes idle in transaction"
+                    f" since {row['since']}"
+                    for row in evidence["stale_writers"]
+                )
+                + "; it will block the same rows until a human ends it",
+                evidence,
+            )
+        return Diagnosis(
+            True,
+            f"incident {incident.id} is a {incident.error_class} concurrency error and no session holds locks for long",
+            evidence,
+            rows=1,
+        )
 
     def _window(self, env, params):
         seconds = _seconds(params.get("window_seconds"))

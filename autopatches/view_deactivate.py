@@ -3,9 +3,11 @@
 import contextlib
 import re
 
+from lxml import etree
+
 from odoo.exceptions import ValidationError
 
-from .base import AutoPatch, register
+from .base import AutoPatch, Diagnosis, register, replayed
 
 # External ids that mark a database customisation rather than a module's own view.
 CUSTOM_MODULES = ("__export__", "__custom__", "studio_customization")
@@ -51,6 +53,29 @@ def error_without(root, views, field):
     return error if mentions(error, field) else ""
 
 
+def open_form(env, root):
+    """What the web client does to show ``root``: ``get_views``, then every field it names must be described.
+
+    A missing field does not make ``get_views`` raise (only an anchor that cannot be located does);
+    the client then fails on the field its arch names without a description. Returns a summary.
+    """
+    result = env[root.model].get_views([(root.id, root.type)])
+    arch = etree.fromstring(result["views"][root.type]["arch"])
+    described = result["models"].get(root.model, {}).get("fields", {})
+    undescribed = sorted(
+        {
+            node.get("name")
+            for node in arch.iter("field")
+            # Fields inside an embedded x2many view or a list's groupby belong to another model.
+            if node.get("name") and not any(ancestor.tag in ("field", "groupby") for ancestor in node.iterancestors())
+        }
+        - set(described)
+    )
+    if undescribed:
+        raise ValueError(f"the web client gets no description of {', '.join(undescribed)} in {root.model}")
+    return f"#{root.id} {root.name!r}"
+
+
 def root_of(view):
     root = view
     while root.inherit_id and root.mode == "extension":
@@ -84,6 +109,7 @@ class ViewDeactivate(AutoPatch):
     one_of = (("view_id", "view_name", "field"), ("view_id", "view_name", "model"))
     scope_models = ("ir.ui.view",)
     risk = "low"
+    replays = "opening the parent view as the web client does: get_views, every field it names described"
 
     def _candidates(self, env, params):
         views = env["ir.ui.view"].with_context(active_test=False)
@@ -167,11 +193,34 @@ class ViewDeactivate(AutoPatch):
                 )
         return culprits
 
-    def applicable(self, env, params):
+    def diagnose(self, env, params):
         targets, refusals = self._targets(env, params)
+        evidence = {
+            "views": [
+                {
+                    "id": view.id,
+                    "name": view.name,
+                    "model": view.model,
+                    "parent_id": view.inherit_id.id,
+                    "parent": view.inherit_id.name,
+                    "error": error,
+                }
+                for view, error in targets.items()
+            ],
+            "refused": refusals,
+        }
+        if params.get("field") and params.get("model") in env:
+            evidence["field_on_model"] = params["field"] in env[params["model"]]._fields
         if not targets:
-            return False, "; ".join(refusals)
-        return True, "; ".join(f"view #{view.id}: {error}" for view, error in targets.items())
+            return Diagnosis(False, "; ".join(refusals), evidence)
+        children = sum(len(view.with_context(active_test=True).inherit_children_ids) for view in targets)
+        evidence["extensions_switched_off_with_them"] = children
+        return Diagnosis(
+            True,
+            "; ".join(f"view #{view.id}: {error}" for view, error in targets.items()),
+            evidence,
+            rows=len(targets),
+        )
 
     def plan(self, env, params):
         targets, refusals = self._targets(env, params)
@@ -198,13 +247,28 @@ class ViewDeactivate(AutoPatch):
         ctx.write(views, {"active": False}, method="sql")
         ctx.env.registry.clear_cache("templates")
 
+    def replay(self, env, params, view_ids=None):
+        views = env["ir.ui.view"].with_context(active_test=False)
+        views = views.browse(view_ids) if view_ids is not None else self._candidates(env, params)
+        roots = []
+        for view in views:
+            if root_of(view) not in roots:
+                roots.append(root_of(view))
+        if not roots:
+            return False, "no view to open"
+        opened = []
+        for root in roots:
+            ok, detail = replayed(env, f"opening view #{root.id} {root.name!r}", lambda root=root: open_form(env, root))
+            if not ok:
+                return False, detail
+            opened.append(detail)
+        return True, "get_views renders " + ", ".join(opened) + " with every field described"
+
     def validate(self, ctx):
-        checked = []
         for view in ctx.env["ir.ui.view"].with_context(active_test=False).browse(ctx.memo["view_ids"]):
             root = root_of(view)
             error = view_error(root)
             if error:
                 return False, f"view #{root.id} {root.name!r} still fails validation: {error}"
-            ctx.env[root.model].get_view(root.id, root.type)
-            checked.append(f"#{root.id} {root.name!r}")
-        return True, "deactivated; the parent view validates and renders again: " + ", ".join(checked)
+        ok, detail = self.replay(ctx.env, ctx.params, ctx.memo["view_ids"])
+        return ok, ("deactivated; " + detail) if ok else detail

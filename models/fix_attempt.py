@@ -36,6 +36,10 @@ class SelfHealingFixAttempt(models.Model):
     confidence_terms = fields.Json(readonly=True, help="Every term of the confidence and its weight.")
     decision_reasons = fields.Text(readonly=True)
     plan_preview = fields.Text(readonly=True, help="What the fix will do, computed without side effects.")
+    diagnosis = fields.Json(
+        readonly=True,
+        help="What the auto-patch found in the live database before running: verdict, evidence, blast radius.",
+    )
     backup_ids = fields.One2many("self_healing.backup", "attempt_id", readonly=True)
     outcome = fields.Text(readonly=True)
     error = fields.Text(readonly=True)

@@ -1,9 +1,10 @@
 import hashlib
+import os
 
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from ..autopatches import runner
+from ..autopatches import base, runner
 from ..autopatches.asset_bundle_purge import bundle_attachments, defect
 from . import autopatch_faults as faults
 
@@ -62,3 +63,51 @@ class TestAssetBundlePurge(HttpCase):
         ok, reason = runner.check(self.env, "asset_bundle_purge", {"bundle": BUNDLE})
         self.assertFalse(ok)
         self.assertIn("present and matches", reason)
+
+    def test_diagnose_names_the_missing_file_and_the_replay_reproduces_the_request(self):
+        self.addCleanup(faults.break_bundle_file(self.attachment, "missing"))
+        diagnosis = runner.diagnose(self.env, "asset_bundle_purge", {"bundle": BUNDLE})
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        broken = diagnosis.evidence["broken"]
+        self.assertEqual([entry["id"] for entry in broken], [self.attachment.id])
+        self.assertEqual(broken[0]["store_fname"], self.attachment.store_fname)
+        self.assertIn("missing from the filestore", broken[0]["defect"])
+        self.assertIn(self.attachment.id, diagnosis.evidence["deleted_with_them"])
+        self.assertGreaterEqual(diagnosis.rows, 1)
+        self.assertGreaterEqual(diagnosis.files, 1)
+
+        patch = base.get("asset_bundle_purge")()
+        ok, detail = patch.replay(self.env, {"bundle": BUNDLE})
+        self.assertFalse(ok)
+        self.assertIn("FileNotFoundError", detail)
+        self.assertTrue(self.attachment.exists(), "the replay deletes nothing")
+
+        attempt = self.heal_and_serve(self.attachment)
+        self.assertEqual(attempt.diagnosis["evidence"]["broken"][0]["id"], self.attachment.id)
+        self.assertIn("the asset requests serve /web/assets/", attempt.outcome)
+        self.assertTrue(patch.replay(self.env, {"bundle": BUNDLE})[0])
+
+    def test_corrupt_file_is_served_as_garbage_before_the_fix(self):
+        self.addCleanup(faults.break_bundle_file(self.attachment, "garbage"))
+        ok, detail = base.get("asset_bundle_purge")().replay(self.env, {"bundle": BUNDLE})
+        self.assertFalse(ok)
+        self.assertIn("do not match", detail)
+
+    def test_look_alike_missing_file_of_a_user_attachment_is_not_touched(self):
+        # A missing filestore file, but of a user's document, not of a generated bundle.
+        document = self.env["ir.attachment"].create({"name": "contract.pdf", "raw": b"%PDF-1.4 self_healing"})
+        path = document._full_path(document.store_fname)
+        with open(path, "rb") as handle:
+            original = handle.read()
+        os.remove(path)
+        self.addCleanup(lambda: open(path, "wb").write(original))
+        for params in ({"bundle": BUNDLE}, {}):
+            diagnosis = runner.diagnose(self.env, "asset_bundle_purge", params)
+            self.assertFalse(diagnosis.holds, diagnosis.reason)
+            self.assertEqual(diagnosis.evidence["broken"], [])
+        attempt = faults.make_attempt(self.env, "asset_bundle_purge", {})
+        runner.run_attempt(attempt)
+        self.assertEqual(attempt.state, "failed")
+        self.assertIn("live diagnosis refutes", attempt.outcome)
+        self.assertTrue(document.exists())
+        self.assertTrue(self.attachment.exists())

@@ -43,18 +43,29 @@ class TestMailRetry(SelfHealingCase):
         with self.assertRaises(MailDeliveryException), faults.real_smtp(), self.env.cr.savepoint():
             self.mails[0].send(raise_exception=True)
 
-        # The server is still down: the retry fails, the mails stay in exception.
+        # The server is still down: the live diagnosis refutes the retry, no retry is spent on it.
         first = self.attempt()
-        with faults.real_smtp(), mute_logger("odoo.addons.mail.models.mail_mail"):
+        with faults.real_smtp():
+            diagnosis = runner.diagnose(self.env, "mail_retry", first.params, incident=self.incident)
             runner.run_attempt(first)
+        self.assertFalse(diagnosis.holds)
+        self.assertIn("still does not answer", diagnosis.reason)
+        self.assertEqual(sorted(entry["id"] for entry in diagnosis.evidence["mails"]), self.mails.ids)
+        self.assertIs(diagnosis.evidence["relays"][0]["answers"], False)
+        self.assertIn("Connection", diagnosis.evidence["relays"][0]["error"])
         self.assertEqual(first.state, "failed")
-        self.assertIn("still fail", first.outcome)
+        self.assertIn("live diagnosis refutes", first.outcome)
+        self.assertFalse(first.applied_at)
         self.assertEqual(set(self.mails.mapped("state")), {"exception"})
 
+        # A retry that did go out and failed counts for the backoff.
+        spent = faults.make_attempt(
+            self.env, "mail_retry", {}, incident=self.incident, state="failed", applied_at=fields.Datetime.now()
+        )
         ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
         self.assertFalse(ok)
         self.assertIn("exponential backoff", reason)
-        first.applied_at = fields.Datetime.now() - mail_retry.retry_delay(1) - timedelta(seconds=1)
+        spent.applied_at = fields.Datetime.now() - mail_retry.retry_delay(1) - timedelta(seconds=1)
 
         with faults.LocalSMTPServer(self.port) as smtp, faults.real_smtp():
             written = faults.rows_written(self.env)
@@ -63,6 +74,7 @@ class TestMailRetry(SelfHealingCase):
             second = self.attempt()
             result = runner.run_attempt(second)
         self.assertTrue(result.ok, second.outcome)
+        self.assertIs(second.diagnosis["evidence"]["relays"][0]["answers"], True)
         self.assertEqual(set(self.mails.mapped("state")), {"sent"})
         self.assertEqual(
             sorted(message["to"][0] for message in smtp.messages),
@@ -141,7 +153,8 @@ class TestMailRetry(SelfHealingCase):
                 state="failed",
                 applied_at=fields.Datetime.now() - timedelta(days=1),
             )
-        ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
+        with faults.LocalSMTPServer(self.port):  # the relay answers again
+            ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
         self.assertTrue(ok, reason)
         self.assertIn("retry 1 of 5", reason)
 
@@ -156,15 +169,61 @@ class TestMailRetry(SelfHealingCase):
         with mute_logger("odoo.addons.mail.models.mail_mail", "odoo.addons.base.models.ir_mail_server"):
             later = faults.make_stuck_mail(self.env, self.server)
         self.assertEqual(later.state, "exception")
-        ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
+        with faults.LocalSMTPServer(self.port):  # the relay answers again
+            ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
         self.assertTrue(ok, reason)
         self.assertIn("retry 1 of 5", reason)
 
         # A failed retry of the new episode counts again.
-        failed = faults.make_attempt(self.env, "mail_retry", {}, incident=self.incident)
-        with faults.real_smtp(), mute_logger("odoo.addons.mail.models.mail_mail"):
-            runner.run_attempt(failed)
-        self.assertEqual(failed.state, "failed")
+        faults.make_attempt(
+            self.env, "mail_retry", {}, incident=self.incident, state="failed", applied_at=fields.Datetime.now()
+        )
         ok, reason = runner.check(self.env, "mail_retry", {}, incident=self.incident)
         self.assertFalse(ok)
         self.assertIn("retry 2 of 5 is due", reason)
+
+    def test_relay_answering_but_no_mail_getting_out_fails_the_retry(self):
+        # The relay answers again, but no mail can go (their recipients were mangled since): the retry
+        # fails, is undone, and counts for the backoff.
+        self.backdate_mails(timedelta(hours=1))
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE mail_mail SET email_to = 'not an address' WHERE id = ANY(%s)", [self.mails.ids])
+        self.env.invalidate_all()
+        attempt = self.attempt()
+        with faults.LocalSMTPServer(self.port) as smtp, mute_logger("odoo.addons.mail.models.mail_mail"):
+            runner.run_attempt(attempt)
+        self.assertTrue(attempt.diagnosis["holds"])
+        self.assertEqual(attempt.state, "failed", attempt.outcome)
+        self.assertIn("2 of 2 mail(s) still fail", attempt.outcome)
+        self.assertEqual(smtp.messages, [])
+        self.assertEqual(set(self.mails.mapped("state")), {"exception"})
+        self.assertTrue(attempt.applied_at, "a retry that went out counts for the backoff")
+
+    def test_delivered_mails_are_not_sent_again_when_another_fails(self):
+        # Issue #14 defect 6: one mail of the batch fails again; the one the server accepted must stay
+        # sent, not go back to exception (and out a second time at the next retry).
+        self.backdate_mails(timedelta(hours=1))
+        delivered, refused = self.mails
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE mail_mail SET email_to = 'not an address' WHERE id = %s", [refused.id])
+        self.env.invalidate_all()
+        attempt = self.attempt()
+        with (
+            faults.LocalSMTPServer(self.port) as smtp,
+            faults.real_smtp(),
+            mute_logger("odoo.addons.mail.models.mail_mail"),
+        ):
+            result = runner.run_attempt(attempt)
+        self.assertEqual([message["to"] for message in smtp.messages], [["<customer0@example.com>"]])
+        self.assertEqual(delivered.state, "sent", "a delivered mail went back to exception")
+        self.assertEqual(refused.state, "exception")
+        self.assertTrue(result.ok, attempt.outcome)
+        self.assertIn("1 still fail and stay in exception", attempt.outcome)
+        later = runner.diagnose(self.env, "mail_retry", {}, incident=self.incident)
+        self.assertNotIn(delivered.id, [entry["id"] for entry in later.evidence["mails"]])
+
+    def test_replay_before_the_fix_sends_nothing_queued(self):
+        patch = mail_retry.MailRetry()
+        ok, detail = patch.replay(self.env, {"mail_ids": ",".join(map(str, self.mails.ids))})
+        self.assertFalse(ok)
+        self.assertIn("not queued for sending", detail)

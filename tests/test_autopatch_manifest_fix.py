@@ -1,10 +1,11 @@
 import ast
+import os
 
 from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
 from odoo.tests import tagged
 
-from ..autopatches import runner
+from ..autopatches import base, runner
 from . import autopatch_faults as faults
 from .common import SelfHealingCase
 
@@ -75,3 +76,43 @@ class TestManifestFix(SelfHealingCase):
         self.assertIn("part of Odoo itself", reason)
         ok, reason = runner.check(self.env, "manifest_fix", {"module": "mail"})
         self.assertIn("part of Odoo itself", reason)
+
+    def test_diagnose_reads_the_file_and_the_replay_runs_odoo_loader(self):
+        with faults.throwaway_addon(MODULE, BROKEN) as module_dir:
+            path = f"{module_dir}/__manifest__.py"
+            diagnosis = runner.diagnose(self.env, "manifest_fix", {"module": MODULE})
+            self.assertTrue(diagnosis.holds, diagnosis.reason)
+            self.assertEqual(os.path.realpath(diagnosis.evidence["path"]), os.path.realpath(path))
+            self.assertEqual(sorted(diagnosis.evidence["problems"]), ["license", "version"])
+            self.assertEqual((diagnosis.rows, diagnosis.files), (0, 1))
+            patch = base.get("manifest_fix")()
+            ok, detail = patch.replay(self.env, {"module": MODULE})
+            self.assertFalse(ok)
+            self.assertIn("Odoo's loader refuses", detail)
+            self.assertEqual(self.read(path), BROKEN.encode(), "the replay only reads")
+
+            attempt = faults.make_attempt(self.env, "manifest_fix", {"module": MODULE})
+            self.assertTrue(runner.run_attempt(attempt).ok, attempt.outcome)
+            self.assertEqual(os.path.realpath(attempt.diagnosis["evidence"]["path"]), os.path.realpath(path))
+            self.assertIn("Odoo loads", attempt.outcome)
+            self.assertTrue(patch.replay(self.env, {"module": MODULE})[0])
+
+    def test_replay_fails_on_the_license_warning(self):
+        text = "{'name': 'Chaos', 'version': '1.0', 'depends': ['base']}\n"
+        with faults.throwaway_addon(MODULE, text):
+            ok, detail = base.get("manifest_fix")().replay(self.env, {"module": MODULE})
+        self.assertFalse(ok)
+        self.assertIn("Missing `license` key", detail)
+
+    def test_look_alike_valid_manifest_is_not_touched(self):
+        text = "{'name': 'Chaos', 'version': '18.0.1.0.0', 'depends': ['base'], 'license': 'AGPL-3'}\n"
+        with faults.throwaway_addon(MODULE, text) as module_dir:
+            diagnosis = runner.diagnose(self.env, "manifest_fix", {"module": MODULE})
+            self.assertFalse(diagnosis.holds)
+            self.assertIn("has a license and a valid version", diagnosis.reason)
+            self.assertTrue(base.get("manifest_fix")().replay(self.env, {"module": MODULE})[0])
+            attempt = faults.make_attempt(self.env, "manifest_fix", {"module": MODULE})
+            runner.run_attempt(attempt)
+            self.assertEqual(attempt.state, "failed")
+            self.assertIn("live diagnosis refutes", attempt.outcome)
+            self.assertEqual(self.read(f"{module_dir}/__manifest__.py"), text.encode())

@@ -1,8 +1,9 @@
+from odoo import sql_db
 from odoo.tests import tagged
 
 from odoo.addons.base.models.ir_cron import BadModuleState
 
-from ..autopatches import runner
+from ..autopatches import base, runner
 from . import autopatch_faults as faults
 from .common import SelfHealingCase
 
@@ -39,3 +40,41 @@ class TestModuleStateReset(SelfHealingCase):
         ok, reason = runner.check(self.env, "module_state_reset", {})
         self.assertFalse(ok)
         self.assertIn("maybe on its way", reason)
+
+    def test_diagnose_proves_nothing_carries_the_operation_and_replay_reproduces_the_skip(self):
+        faults.stick_module(self.env, "web", "to upgrade")
+        diagnosis = runner.diagnose(self.env, "module_state_reset", {"module": "web"})
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        self.assertEqual(diagnosis.evidence["stuck"][0]["module"], "web")
+        self.assertEqual(diagnosis.evidence["carriers"], [])
+        self.assertIs(diagnosis.evidence["registry_ready"], True)
+        self.assertEqual(diagnosis.rows, 1)
+        patch = base.get("module_state_reset")()
+        ok, detail = patch.replay(self.env, {})
+        self.assertFalse(ok)
+        self.assertIn("still pending: web", detail)
+
+        attempt = faults.make_attempt(self.env, "module_state_reset", {"module": "web"})
+        self.assertTrue(runner.run_attempt(attempt).ok, attempt.outcome)
+        self.assertEqual(attempt.diagnosis["evidence"]["stuck"][0]["module"], "web")
+        self.assertIn("crons run again", attempt.outcome)
+        self.assertTrue(patch.replay(self.env, {})[0])
+
+    def test_look_alike_operation_carried_out_by_another_transaction_is_not_touched(self):
+        # Another worker is upgrading: its transaction has written (here: locked) module rows.
+        faults.stick_module(self.env, "web", "to upgrade")
+        self.env.flush_all()
+        upgrader = sql_db.db_connect(self.env.cr.dbname).cursor()
+        self.addCleanup(upgrader.close)
+        upgrader.execute("SELECT id FROM ir_module_module WHERE name = 'base' FOR UPDATE")
+        diagnosis = runner.diagnose(self.env, "module_state_reset", {})
+        self.assertFalse(diagnosis.holds)
+        self.assertIn("a module operation is running right now", diagnosis.reason)
+        self.assertIn(upgrader._cnx.info.backend_pid, [row["pid"] for row in diagnosis.evidence["carriers"]])
+        attempt = faults.make_attempt(self.env, "module_state_reset", {})
+        runner.run_attempt(attempt)
+        self.assertEqual(attempt.state, "failed")
+        self.assertIn("live diagnosis refutes", attempt.outcome)
+        self.assertEqual(self.env.ref("base.module_web").state, "to upgrade")
+        upgrader.rollback()
+        self.assertTrue(runner.diagnose(self.env, "module_state_reset", {}).holds, "once it ends, the fix applies")

@@ -93,6 +93,22 @@ class CriticalRename(RenameCategory):
     critical = True
 
 
+class CrashingDiagnosis(RenameCategory):
+    code = "test_crashing_diagnosis"
+
+    def diagnose(self, env, params):
+        raise RuntimeError("the probe broke")
+
+
+class RefutingDiagnosis(RenameCategory):
+    """Its text-level ``applicable`` would say yes; the live diagnosis says no."""
+
+    code = "test_refuting_diagnosis"
+
+    def diagnose(self, env, params):
+        return base.Diagnosis(False, "the category is fine", {"category_id": int(params["category_id"])})
+
+
 @tagged("post_install", "-at_install")
 class TestAutopatchRegistry(SelfHealingCase):
     def test_the_shipped_library_fits_the_registered_patches(self):
@@ -117,6 +133,21 @@ class TestAutopatchRegistry(SelfHealingCase):
         self.assertTrue(described["critical"])
         self.assertEqual(described["params"]["model"]["required"], True)
 
+    def test_every_shipped_patch_diagnoses_live_and_replays_or_says_why_not(self):
+        for code in base.codes():
+            if code.startswith("test_"):
+                continue
+            patch = base.get(code)
+            with self.subTest(code=code):
+                self.assertIsNot(patch.diagnose, AutoPatch.diagnose, "the text match alone would decide")
+                self.assertIsInstance(patch.reversible, bool)
+                if patch.replays:
+                    self.assertIsNot(patch.replay, AutoPatch.replay, "declares a replay it does not run")
+                else:
+                    self.assertTrue(patch.watch_only, "only a watch may go without a replay")
+        self.assertFalse(base.get("mail_retry").reversible, "a delivered mail cannot be called back")
+        self.assertFalse(base.get("cron_reactivate").reversible, "the validating run of the job is kept")
+
 
 @tagged("post_install", "-at_install")
 class TestAutopatchRunner(SelfHealingCase):
@@ -125,6 +156,51 @@ class TestAutopatchRunner(SelfHealingCase):
         self.category = self.env["res.partner.category"].create({"name": "Runner"})
         for patch in (RenameCategory, RogueWrite, RogueSQL, SneakySQL, RogueFile, SweepingViewWrite, CriticalRename):
             self.enterContext(base.registered(patch))
+
+    def test_the_runner_keeps_the_diagnosis_and_obeys_a_refutation(self):
+        with base.registered(RefutingDiagnosis):
+            refuted = self.attempt("test_refuting_diagnosis")
+            runner.run_attempt(refuted)
+            self.assertEqual(refuted.state, "failed")
+            self.assertIn("the live diagnosis refutes the fault: the category is fine", refuted.outcome)
+            self.assertEqual(
+                refuted.diagnosis,
+                {
+                    "holds": False,
+                    "reason": "the category is fine",
+                    "evidence": {"category_id": self.category.id},
+                    "rows": 0,
+                    "files": 0,
+                },
+            )
+            self.assertEqual(
+                runner.check(self.env, "test_refuting_diagnosis", {"category_id": self.category.id}),
+                (False, "the category is fine"),
+            )
+            preview = self.attempt("test_refuting_diagnosis")
+            runner.preview_attempt(preview)
+            self.assertFalse(preview.diagnosis["holds"], "a preview keeps the diagnosis too")
+        self.assertEqual(self.category.name, "Runner")
+
+        healed = self.attempt()
+        self.assertTrue(runner.run_attempt(healed).ok)
+        self.assertEqual(
+            healed.diagnosis, {"holds": True, "reason": "category exists", "evidence": {}, "rows": 0, "files": 0}
+        )
+
+        with base.registered(CrashingDiagnosis), mute_logger("odoo.addons.self_healing.autopatches.runner"):
+            crashed = self.attempt("test_crashing_diagnosis")
+            runner.run_attempt(crashed)
+        self.assertEqual(crashed.state, "failed")
+        self.assertIn("the probe broke", crashed.outcome)
+        self.assertFalse(crashed.diagnosis["holds"])
+        self.assertIn("the diagnosis failed: RuntimeError: the probe broke", crashed.diagnosis["reason"])
+
+    def test_the_attempt_form_shows_the_diagnosis(self):
+        arch = self.env["self_healing.fix.attempt"].get_view(
+            self.env.ref("self_healing.self_healing_fix_attempt_view_form").id, "form"
+        )["arch"]
+        self.assertIn('name="diagnosis"', arch)
 
     def attempt(self, code="test_rename_category", **values):
         return faults.make_attempt(self.env, code, {"category_id": self.category.id}, **values)

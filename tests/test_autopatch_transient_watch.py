@@ -1,8 +1,9 @@
 from datetime import timedelta
+from unittest.mock import patch
 
 import psycopg2.errors
 
-from odoo import fields
+from odoo import fields, sql_db
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -92,3 +93,30 @@ class TestTransientWatch(SelfHealingCase):
         self.assertEqual(
             transient_watch.resolve_quiet_incidents(self.env, due + timedelta(seconds=2))["healed"], incident
         )
+
+    def test_diagnose_a_passing_conflict(self):
+        incident = faults.make_transient_incident(self.env)
+        diagnosis = runner.diagnose(self.env, "transient_watch", {}, incident=incident)
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        self.assertEqual(diagnosis.evidence["incident_id"], incident.id)
+        self.assertEqual(diagnosis.evidence["stale_writers"], [])
+        self.assertEqual(transient_watch.TransientWatch.replays, "", "a conflict cannot be replayed on demand")
+
+    def test_look_alike_lock_held_by_a_stuck_session_is_not_watched(self):
+        # A session that wrote and then sat idle in its transaction: its locks make the "concurrency"
+        # error come back until someone ends it; watching for quiet would wait forever.
+        incident = faults.make_transient_incident(self.env)
+        stuck = sql_db.db_connect(self.env.cr.dbname).cursor()
+        self.addCleanup(stuck.close)
+        stuck.execute("UPDATE res_country SET code = code WHERE id = (SELECT min(id) FROM res_country)")
+        with patch.object(transient_watch, "STALE_WRITER_AGE", timedelta(0)):
+            diagnosis = runner.diagnose(self.env, "transient_watch", {}, incident=incident)
+            attempt = faults.make_attempt(self.env, "transient_watch", {}, incident=incident)
+            runner.run_attempt(attempt)
+        self.assertFalse(diagnosis.holds)
+        self.assertIn("idle in transaction", diagnosis.reason)
+        self.assertIn(stuck._cnx.info.backend_pid, [row["pid"] for row in diagnosis.evidence["stale_writers"]])
+        self.assertEqual(attempt.state, "failed")
+        self.assertIn("live diagnosis refutes", attempt.outcome)
+        self.assertFalse(incident.transient)
+        stuck.rollback()

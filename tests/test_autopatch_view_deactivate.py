@@ -1,7 +1,7 @@
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
-from ..autopatches import runner
+from ..autopatches import base, runner
 from . import autopatch_faults as faults
 from .common import SelfHealingCase
 
@@ -164,3 +164,77 @@ class TestViewDeactivate(SelfHealingCase):
         ok, reason = runner.check(self.env, "view_deactivate", {"model": "res.partner.title", "field": "x_a')]"})
         self.assertFalse(ok)
         self.assertIn("parameter 'field'", reason)
+
+    # -- live diagnosis and replay, for each way Odoo words a view that no longer fits
+
+    def set_arch(self, view, arch):
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE ir_ui_view SET arch_db = jsonb_build_object('en_US', %s::text) WHERE id = %s", [arch, view.id]
+        )
+        self.env.invalidate_all()
+        self.env.registry.clear_cache("templates")
+
+    def assert_diagnosed_replayed_and_healed(self, view, params, replay_error):
+        diagnosis = runner.diagnose(self.env, "view_deactivate", params)
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        self.assertEqual([entry["id"] for entry in diagnosis.evidence["views"]], [view.id])
+        self.assertEqual(diagnosis.evidence["views"][0]["parent_id"], self.env.ref(PARENT).id)
+        self.assertEqual(diagnosis.rows, 1)
+        patch = base.get("view_deactivate")()
+        ok, detail = patch.replay(self.env, params)
+        self.assertFalse(ok)
+        self.assertIn(replay_error, detail)
+        self.assertTrue(view.active, "the replay writes nothing")
+        if "view_id" in params:
+            attempt = self.heal(view, params)
+        else:
+            # Found by field, planning counts the rolled-back trial switches: no written-rows check here.
+            attempt = faults.make_attempt(self.env, "view_deactivate", params)
+            self.assertTrue(runner.run_attempt(attempt).ok, attempt.outcome)
+            self.assertFalse(view.active)
+        self.assertEqual(attempt.diagnosis["evidence"]["views"][0]["id"], view.id)
+        self.assertIn("get_views renders", attempt.outcome)
+        self.assertTrue(patch.replay(self.env, params, [view.id])[0])
+        return diagnosis
+
+    def test_diagnose_missing_field(self):
+        view = faults.break_inheriting_view(self.env, PARENT, kind="field")
+        params = {"model": "res.partner.title", "field": faults.GHOST_FIELD}
+        diagnosis = self.assert_diagnosed_replayed_and_healed(
+            view, params, f"the web client gets no description of {faults.GHOST_FIELD}"
+        )
+        self.assertIs(diagnosis.evidence["field_on_model"], False)
+        self.assertIn("does not exist", diagnosis.evidence["views"][0]["error"])
+
+    def test_diagnose_anchor_that_cannot_be_located(self):
+        view = faults.break_inheriting_view(self.env, PARENT, kind="xpath")
+        diagnosis = self.assert_diagnosed_replayed_and_healed(
+            view, {"model": "res.partner.title", "field": faults.GHOST_FIELD}, "cannot be located in parent view"
+        )
+        self.assertIn("cannot be located", diagnosis.evidence["views"][0]["error"])
+
+    def test_diagnose_xpath_matching_nothing(self):
+        # A group renamed by an upgrade: the expression names no field at all.
+        view = faults.break_inheriting_view(self.env, PARENT, kind="field")
+        self.set_arch(
+            view, '<xpath expr="//group[@name=\'self_healing_gone\']" position="inside"><field name="name"/></xpath>'
+        )
+        self.assert_diagnosed_replayed_and_healed(view, {"view_id": view.id}, "cannot be located in parent view")
+
+    def test_look_alike_view_whose_field_exists_is_not_touched(self):
+        # The signal named a field, but this customisation's field is really on the model.
+        view = faults.break_inheriting_view(self.env, PARENT, kind="field")
+        self.set_arch(view, '<xpath expr="/*" position="inside"><field name="shortcut"/></xpath>')
+        for params in ({"view_id": view.id}, {"model": "res.partner.title", "field": "shortcut"}):
+            diagnosis = runner.diagnose(self.env, "view_deactivate", params)
+            self.assertFalse(diagnosis.holds, diagnosis.reason)
+            self.assertEqual(diagnosis.evidence["views"], [])
+        self.assertIs(diagnosis.evidence["field_on_model"], True)
+        self.assertTrue(base.get("view_deactivate")().replay(self.env, {"view_id": view.id})[0])
+        attempt = faults.make_attempt(self.env, "view_deactivate", {"view_id": view.id})
+        runner.run_attempt(attempt)
+        self.assertEqual(attempt.state, "failed")
+        self.assertIn("live diagnosis refutes", attempt.outcome)
+        self.assertFalse(attempt.diagnosis["holds"])
+        self.assertTrue(view.active)

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import cmd_bench, cmd_chaos, cmd_classify, cmd_demo, cmd_import, cmd_readme, cmd_stress, cmd_test
+from . import cmd_bench, cmd_chaos, cmd_classify, cmd_demo, cmd_import, cmd_pot, cmd_readme, cmd_stress, cmd_test
 from .errors import UsageError
 
 COMMANDS = {
@@ -11,6 +11,7 @@ COMMANDS = {
     "test": (cmd_test, "run the engine and Odoo tests in a fresh database"),
     "classify": (cmd_classify, "classify JSON Lines of error texts from stdin (no database needed)"),
     "readme": (cmd_readme, "render readme/*.md fragments into README.rst"),
+    "pot": (cmd_pot, "export the translation template i18n/self_healing.pot from a fresh database"),
     "import-knowledge": (cmd_import, "import solved cases (JSON Lines or CSV) into a database's knowledge base"),
     "chaos": (cmd_chaos, "inject real faults into a live Odoo and measure detection and healing (--json)"),
     "stress": (cmd_stress, "a multi-worker Odoo under a burst of failing requests, with and without the addon"),
