@@ -11,6 +11,7 @@ from odoo import fields
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
+from ..autopatches import base as autopatch_base
 from . import autopatch_faults as faults
 from .test_healing_pipeline import TABLE, PipelineCase, set_params
 from .trust_patches import ReplayedSequenceResync, UnreplayedSequenceResync, WideSequenceResync, guardrail_patch
@@ -157,3 +158,13 @@ class TestDayOneTrust(PipelineCase):
         ).execute()
         self.assertEqual(self.Attempt._settling_window(), timedelta(seconds=60))
         self.assertEqual(self.Guardrail._promote_after(), 2)
+
+    def test_shipped_patches_heal_their_faults_on_first_sight(self):
+        """The real auto-patch, as shipped: no subclass, no history, nothing imported by hand."""
+        self.assertTrue(autopatch_base.get("sequence_resync").replays, "its validation replays the insert")
+        incident = self.ingest(self.provoke_pkey_drift())
+        self.assertEqual(incident._heal(), "healed", incident.decision)
+        attempt = incident.fix_attempt_ids
+        self.assertEqual((len(attempt), attempt.mode, attempt.autopatch_code), (1, "auto", "sequence_resync"))
+        self.assertTrue(attempt.diagnosis["holds"], "the live diagnosis is kept on the attempt")
+        self.assertFalse(self.collides())
