@@ -2,6 +2,7 @@ from . import embedding_mixin
 from . import approval_mixin
 from . import guardrail
 from . import guardrail_learning
+from . import guardrail_autonomy
 from . import guardrail_vector
 from . import knowledge_entry
 from . import knowledge_entry_import
@@ -17,6 +18,7 @@ from . import occurrence_retention
 from . import occurrence_workflow
 from . import fix_attempt
 from . import fix_attempt_approval
+from . import fix_attempt_outcome
 from . import review
 from . import backup
 from . import signal
@@ -36,3 +38,4 @@ from . import incident_notification
 from . import fix_attempt_notification
 from . import res_users
 from . import digest
+from . import res_config_settings_healing

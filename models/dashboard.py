@@ -1,6 +1,6 @@
 from odoo import _, api, fields, models
 
-from ..engine.learn import metrics
+from ..engine.learn import calibration, metrics
 
 ALERT_LIMIT = 6
 APPLIED_STATES = list(metrics.APPLIED_OUTCOMES)
@@ -64,6 +64,7 @@ class SelfHealingDashboard(models.AbstractModel):
                 self._applied_domain(start) + self._fix_key_domain(row["name"]),
                 _("Fixes by %s", row["name"]),
             )
+        summary["reliability"] = self._reliability()
         return summary
 
     # ------------------------------------------------------------------ what each figure counts
@@ -123,6 +124,21 @@ class SelfHealingDashboard(models.AbstractModel):
             "guardrail_count": self._target(
                 "self_healing.guardrail", [("state", "=", "active")], _("Active guardrails")
             ),
+        }
+
+    @api.model
+    def _reliability(self):
+        """How well this database's confidences predicted its labelled outcomes (engine/learn/calibration.py)."""
+        rows = self.env["self_healing.fix.attempt"].search_read(
+            [("outcome_label", "in", ("healed", "failed")), ("dry_run", "=", False)],
+            ["confidence_before", "outcome_label"],
+        )
+        pairs = [(row["confidence_before"], row["outcome_label"] == "healed") for row in rows]
+        ece = calibration.expected_calibration_error(pairs)
+        return {
+            "labelled": len(pairs),
+            "ece": None if ece is None else round(ece, 4),
+            "rows": [row.as_dict() for row in calibration.reliability_table(pairs)],
         }
 
     def _alerts(self):

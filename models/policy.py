@@ -50,21 +50,24 @@ class SelfHealingPolicy(models.AbstractModel):
             autopilot=get(PARAM % "autopilot") or defaults.autopilot,
             dry_run=get(PARAM % "dry_run") in ("True", "1", "true"),
             max_auto_fixes_per_hour=number("max_fixes_per_hour", defaults.max_auto_fixes_per_hour, int),
+            max_auto_fixes_per_hour_total=number(
+                "max_fixes_per_hour_total", defaults.max_auto_fixes_per_hour_total, int
+            ),
+            max_auto_rows=number("max_auto_rows", defaults.max_auto_rows, int),
+            max_auto_files=number("max_auto_files", defaults.max_auto_files, int),
+            max_irreversible_rows=number("max_irreversible_rows", defaults.max_irreversible_rows, int),
             breaker_failures=number("breaker_failures", defaults.breaker_failures, int),
             critical_modules=_csv(get(PARAM % "critical_modules")) or defaults.critical_modules,
             critical_models=_csv(get(PARAM % "critical_models")) or defaults.critical_models,
         )
 
     @api.model
-    def _recent_auto_fix_times(self, now):
-        attempts = (
-            self.env["self_healing.fix.attempt"]
-            .sudo()
-            .search_read(
-                [("mode", "=", "auto"), ("applied_at", ">=", now - timedelta(hours=1)), ("dry_run", "=", False)],
-                ["applied_at"],
-            )
-        )
+    def _recent_auto_fix_times(self, now, guardrail=None):
+        """When the automatic fixes of the last hour ran (of ``guardrail`` only, when given)."""
+        domain = [("mode", "=", "auto"), ("applied_at", ">=", now - timedelta(hours=1)), ("dry_run", "=", False)]
+        if guardrail is not None:
+            domain.append(("guardrail_id", "=", guardrail.id))
+        attempts = self.env["self_healing.fix.attempt"].sudo().search_read(domain, ["applied_at"])
         return [row["applied_at"] for row in attempts]
 
     @api.model
