@@ -1,7 +1,9 @@
 """Where the capture handler's flusher thread delivers signals: the staging table of their database.
 
 Each call gets the signals of one database. The sink opens a connection of
-its own (never a request's cursor, which may roll back), limits the
+its own for the batch (never a request's cursor, which may roll back, and
+never one of Odoo's pool, which forked workers would inherit: see
+detection/connection.py), limits the
 statement time, writes the batch with one INSERT, wakes the processing cron
 and, now and then, records the process's capture counters in that database.
 When the batch says the scheduler skips the database (modules left in a
@@ -20,11 +22,10 @@ from datetime import datetime, timezone
 import psycopg2
 import psycopg2.errors
 
-from odoo import sql_db
-
 from . import cron_wake, staging, standin
 from . import settings as detection_settings
 from .cache import settings_cache
+from .connection import direct_cursor
 from .sources import CRON_LOGGER, blocks_scheduler
 
 PROCESSING_CRON_XMLID = ("self_healing", "ir_cron_process_signals")
@@ -127,7 +128,7 @@ class StagingSink:
         notify = False
         pending_modules = ()
         try:
-            with sql_db.db_connect(dbname).cursor() as cr:
+            with direct_cursor(dbname) as cr:
                 cr.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}", log_exceptions=False)
                 if state is None or now - state.checked_at >= self.recheck_seconds:
                     state = self._inspect(cr, dbname, now)
