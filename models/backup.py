@@ -1,6 +1,11 @@
+import logging
 from datetime import timedelta
 
 from odoo import api, fields, models
+
+from ..autopatches.context import recover_file_journal
+
+_logger = logging.getLogger(__name__)
 
 RETENTION_DAYS = 30
 
@@ -46,6 +51,14 @@ class SelfHealingBackup(models.Model):
     _sql_constraints = [
         ("expiry_after_creation", "CHECK(expires_at >= create_date)", "A backup cannot expire before it was made."),
     ]
+
+    def _register_hook(self):
+        # A process killed in the middle of a file fix left its pre-image journaled: put the file back.
+        super()._register_hook()
+        try:
+            recover_file_journal(self.env)
+        except Exception:  # the server must start; the entry stays for the next load
+            _logger.exception("could not recover the file journal of %s", self.env.cr.dbname)
 
     @api.autovacuum
     def _gc_expired_backups(self):
