@@ -51,7 +51,7 @@ STATS_INTERVAL = 30.0
 
 
 class _DatabaseState:
-    __slots__ = ("installed", "cron_id", "checked_at", "triggered_at", "stats_at")
+    __slots__ = ("installed", "cron_id", "checked_at", "triggered_at", "stats_at", "losses_written")
 
     def __init__(self, installed, cron_id, checked_at):
         self.installed = installed
@@ -59,6 +59,7 @@ class _DatabaseState:
         self.checked_at = checked_at
         self.triggered_at = 0.0
         self.stats_at = 0.0
+        self.losses_written = None
 
 
 class StagingSink:
@@ -216,10 +217,20 @@ class StagingSink:
         return True
 
     def _write_stats(self, cr, state, now, pending=0):
-        if self.stats_provider is None or now - state.stats_at < self.stats_interval:
+        if self.stats_provider is None:
+            return
+        # Losses are written at the next delivery, not 30 s later: whoever balances the
+        # accounts (the stress command, an administrator) must not miss them.
+        losses = self._losses()
+        if now - state.stats_at < self.stats_interval and losses == state.losses_written:
             return
         state.stats_at = now
+        state.losses_written = losses
         self.write_stats(cr, pending=pending)
+
+    def _losses(self):
+        counters = self.stats_provider() or {}
+        return tuple(counters.get(name, 0) for name in ("dropped", "sink_lost", "emit_errors"))
 
     def write_stats(self, cr, pending=0):
         """Record this process's counters in the database of ``cr`` (an upsert on host and pid)."""
