@@ -241,7 +241,15 @@ def recover_file_journal(env):
             outcome = "restored"
         else:
             outcome = "left alone"  # never written, or changed since by someone else
-        _logger.warning("file journal: %s write of %s by process %s: %s", name, path, entry.get("pid"), outcome)
+        # Only a restore changes anything; the other outcomes are housekeeping.
+        _logger.log(
+            logging.WARNING if outcome == "restored" else logging.INFO,
+            "file journal: %s write of %s by process %s: %s",
+            name,
+            path,
+            entry.get("pid"),
+            outcome,
+        )
         _remove(claimed)
         outcomes.append((path, outcome))
     return outcomes
