@@ -14,11 +14,13 @@ never closed there and never talks on the parent's socket).
 """
 
 import contextlib
+import os
 
 import psycopg2
 
 from odoo import sql_db
 
+APPLICATION_SUFFIX = "self_healing-capture"
 CONNECT_TIMEOUT = 5  # seconds: an unreachable server must not hold the flusher
 
 
@@ -48,7 +50,8 @@ def direct_cursor(dbname):
     _name, info = sql_db.connection_info_for(dbname)
     params = dict(info)
     params.setdefault("connect_timeout", CONNECT_TIMEOUT)
-    params.setdefault("application_name", "odoo-self_healing-capture")
+    # Odoo names its connections odoo-<pid>; ours say what they are (an administrator can find them).
+    params["application_name"] = f"odoo-{os.getpid()}-{APPLICATION_SUFFIX}"
     connection = psycopg2.connect(**params)
     try:
         with connection.cursor() as cursor:

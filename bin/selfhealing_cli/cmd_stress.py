@@ -12,11 +12,11 @@ and run time are bounded; nothing leaves the machine.
 Healthy requests are timed only while the failing burst runs, in both runs,
 so the two figures compare like with like. Captured counts every occurrence
 an incident has seen (``occurrence_count``: retention keeps only the newest
-occurrence rows) plus the signals still staged. In the run with the addon, a
-fault thread also cuts the capture's database connections again and again
-(``pg_terminate_backend``, as a PostgreSQL restart or a network cut would):
-the requests must not notice, and each signal the sink could not write is
-counted as lost, so the accounting still closes.
+occurrence rows) plus the signals still staged. With ``--cut-connections``,
+in the run with the addon a fault thread also cuts the capture's database
+connections again and again (``pg_terminate_backend``, as a PostgreSQL
+restart or a network cut would): the requests must not notice, and each
+signal the sink could not write must be counted as lost.
 """
 
 import contextlib
@@ -41,9 +41,9 @@ WITHOUT_DB = "self_healing_stress_base"
 # as it does for any server error in a JSON-RPC call.
 FAILING_FIELD = "x_self_healing_stress_missing"
 MAX_SECONDS = 300
-# The application_name of the capture's own connections (detection/connection.py).
-CAPTURE_APPLICATION = "odoo-self_healing-capture"
-CUT_INTERVAL = 0.5
+# How the capture's own connections end their application_name (detection/connection.py).
+CAPTURE_APPLICATION = "%-self_healing-capture"
+CUT_INTERVAL = 0.05
 
 
 def add_arguments(parser):
@@ -51,6 +51,11 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--pg", metavar="URI", help="use this PostgreSQL instead of the embedded one")
     parser.add_argument("--keep", action="store_true", help="keep the two databases afterwards")
+    parser.add_argument(
+        "--cut-connections",
+        action="store_true",
+        help="during the burst with the addon, keep terminating the capture's database connections",
+    )
 
 
 def run(args):
@@ -73,7 +78,11 @@ def run(args):
             server, config = _serve(odoo, cluster, dbname, with_addon)
             try:
                 result = _burst(
-                    server, dbname, sizes, deadline=started + MAX_SECONDS, cut=cluster if with_addon else None
+                    server,
+                    dbname,
+                    sizes,
+                    deadline=started + MAX_SECONDS,
+                    cut=cluster if with_addon and args.cut_connections else None,
                 )
             finally:
                 server.stop()
@@ -161,7 +170,7 @@ def _burst(server, dbname, sizes, deadline, cut=None):
                 conn.autocommit = True
                 with conn.cursor() as cr:
                     cr.execute(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE %s",
                         [CAPTURE_APPLICATION],
                     )
                     cuts.append(cr.fetchone()[0])
