@@ -1,10 +1,15 @@
 import hashlib
 import hmac
 import json
+import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
+
+from ..autopatches.context import recover_file_journal
+
+_logger = logging.getLogger(__name__)
 
 RETENTION_DAYS = 30
 # What the patch context seals: a backup whose seal no longer matches these was not written by it.
@@ -115,6 +120,14 @@ class SelfHealingBackup(models.Model):
         return self.sudo().filtered(
             lambda backup: not backup.seal or not hmac.compare_digest(backup.seal, backup._compute_seal())
         )
+
+    def _register_hook(self):
+        # A process killed in the middle of a file fix left its pre-image journaled: put the file back.
+        super()._register_hook()
+        try:
+            recover_file_journal(self.env)
+        except Exception:  # the server must start; the entry stays for the next load
+            _logger.exception("could not recover the file journal of %s", self.env.cr.dbname)
 
     @api.autovacuum
     def _gc_expired_backups(self):
