@@ -53,9 +53,12 @@ class ScenarioResult:
     confidence: float = None
     detail: str = ""
     rounds: list = field(default_factory=list)
+    known_gap: str = ""
 
     @property
     def passed(self):
+        if self.known_gap:
+            return self.outcome == "escalated" and self.attempts == 0
         if self.critical:
             return self.outcome == "awaiting_approval"
         return self.outcome == "healed" and (self.watch or self.attempts == 1)
@@ -70,6 +73,7 @@ class ScenarioResult:
             "attempts": self.attempts,
             "confidence": _round(self.confidence),
             "passed": self.passed,
+            "known_gap": self.known_gap,
         }
 
     def line(self):
@@ -84,6 +88,7 @@ class ScenarioResult:
             f" {timing}{confidence}"
             + ("  (critical)" if self.critical else "")
             + ("  (transient watch)" if self.watch else "")
+            + (f"  (known gap: {self.known_gap})" if self.known_gap else "")
             + (f"  {self.detail}" if self.detail else "")
         )
 
@@ -151,6 +156,7 @@ class ChaosDriver:
             healed_after_s=outcome.healed_after_s,
             confidence=outcome.confidence,
             detail="" if status in ("healed", "awaiting_approval") else outcome.detail,
+            known_gap=scenario.get("known_gap") or "",
         )
         result.rounds = [outcome]
         return result

@@ -52,6 +52,9 @@ class Scenario:
     settings: dict = field(default_factory=dict)
     notes: str = ""
     tags: tuple = field(default_factory=tuple)
+    # A fault the addon detects and matches but cannot fix yet: the run expects an alert with the
+    # guardrail's steps (escalated, nothing applied) and prints why, so the gap stays in sight.
+    known_gap: str = ""
 
     def describe(self):
         return {
@@ -63,6 +66,7 @@ class Scenario:
             "capture_level": self.capture_level,
             "settings": dict(self.settings),
             "notes": self.notes,
+            "known_gap": self.known_gap,
         }
 
 
@@ -413,6 +417,8 @@ SCENARIOS = {
             provoke_view_anchor,
             notes="Odoo words this one differently from a missing field: the element cannot be located "
             "in parent view, and get_views itself fails, so the form does not open.",
+            known_gap="the logged error names the xpath, not the view, and view_deactivate cannot yet find "
+            "a database-only view from its xpath",
         ),
         Scenario(
             "saved_filter",
