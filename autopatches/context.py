@@ -5,18 +5,36 @@ A ``PatchContext`` checks every write against the patch's declared scope
 performs the write, captures the post-image, and stores both in a
 ``self_healing.backup`` row of the attempt. A write it cannot undo is
 refused with IrreversibleWrite.
+
+Files are not transactional, and the backup row commits with the fix: a
+process killed between replacing a file and its commit would leave the file
+changed and no backup. So before a file is replaced, its pre-image is written
+durably (fsync) to a journal entry of the database under the data
+directory; the entry goes when the transaction ends (commit or rollback).
+An entry still there at the next registry load belongs to a process that
+died: ``recover_file_journal`` puts the file back unless the fix had
+committed.
 """
 
 import base64
+import contextlib
 import hashlib
+import json
+import logging
 import os
+import socket
 import stat
+import uuid
 
-from odoo.tools import SQL
+from odoo.tools import SQL, config
 
 from ..engine.patching import params as patch_params
 from . import journal
 from .errors import IrreversibleWrite, ScopeViolation
+
+_logger = logging.getLogger(__name__)
+
+JOURNAL_SUFFIX = ".json"
 
 # Field types whose whole value lives in the record's own column.
 COLUMN_TYPES = frozenset(
@@ -51,14 +69,29 @@ class FileJournal:
         self._cr = cr
         self._undo = []
 
-    def put(self, path, content, mode=None):
-        """Write (or delete, when ``content`` is None) a file, remembering what was there."""
+    def put(self, path, content, mode=None, token=None):
+        """Write (or delete, when ``content`` is None) a file, remembering what was there.
+
+        With a ``token``, the pre-image is first journaled on disk under that
+        name, so that a crash before the transaction ends can be undone.
+        """
         previous = _read_file(path)
-        _write_file(path, content, mode)
+        journal_path = None
+        if token is not None:
+            journal_path = _write_journal_entry(self._cr.dbname, token, path, previous, _digest(content))
+        try:
+            _write_file(path, content, mode)
+        except BaseException:
+            if journal_path is not None:
+                _remove(journal_path)
+            raise
         entry = (path, previous, _digest(content))
         self._undo.append(entry)
         # If the transaction that made this write rolls back, the file follows it.
         self._cr.postrollback.add(lambda: _undo_entry(entry))
+        if journal_path is not None:
+            self._cr.postrollback.add(lambda: _remove(journal_path))
+            self._cr.postcommit.add(lambda: _remove(journal_path))
 
     def undo(self):
         while self._undo:
@@ -87,16 +120,139 @@ def _read_file(path):
 
 
 def _write_file(path, content, mode=None):
+    """Replace ``path`` atomically and durably; on any failure the file is as it was and no temporary is left."""
     if content is None:
         if os.path.exists(path):
             os.remove(path)
+            _sync_directory(os.path.dirname(path))
         return
     temporary = f"{path}.self_healing.tmp"
-    with open(temporary, "wb") as handle:
-        handle.write(content)
-    if mode is not None:
-        os.chmod(temporary, mode)
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        _remove(temporary)
+        raise
+    _sync_directory(os.path.dirname(path))
+
+
+def _sync_directory(directory):
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory or ".", os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _remove(path):
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+def journal_directory(dbname):
+    """Where the pre-images of file writes in flight for ``dbname`` are journaled."""
+    return os.path.join(config["data_dir"], "self_healing", "file_journal", dbname)
+
+
+def _write_journal_entry(dbname, token, path, previous, after_digest):
+    content, mode = previous
+    entry = {
+        "token": token,
+        "path": path,
+        "existed": content is not None,
+        "mode": mode,
+        "content_b64": base64.b64encode(content).decode() if content is not None else None,
+        "after_sha256": after_digest,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": _process_start(os.getpid()),
+    }
+    directory = journal_directory(dbname)
+    os.makedirs(directory, exist_ok=True)
+    journal_path = os.path.join(directory, token + JOURNAL_SUFFIX)
+    _write_file(journal_path, json.dumps(entry).encode())
+    return journal_path
+
+
+def _process_start(pid):
+    """The start time of process ``pid`` in clock ticks since boot, or None: it tells a reused pid apart."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii", errors="replace") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _writer_alive(entry):
+    """True while the process that journaled ``entry`` still runs (then its fix is in progress)."""
+    if entry.get("host") != socket.gethostname():
+        return True  # another host's entry in a shared data directory: that host recovers it
+    try:
+        os.kill(int(entry["pid"]), 0)
+    except (ProcessLookupError, ValueError, TypeError, KeyError):
+        return False
+    except PermissionError:
+        pass
+    started = entry.get("started")
+    return started is None or _process_start(entry["pid"]) == started
+
+
+def recover_file_journal(env):
+    """Undo the file writes of fixes whose process died before their transaction ended; returns what was done.
+
+    A write whose backup row committed belongs to a fix that succeeded: its
+    entry is only dropped. A file changed since the write is left alone.
+    """
+    directory = journal_directory(env.cr.dbname)
+    try:
+        names = sorted(name for name in os.listdir(directory) if name.endswith(JOURNAL_SUFFIX))
+    except FileNotFoundError:
+        return []
+    outcomes = []
+    for name in names:
+        journal_path = os.path.join(directory, name)
+        try:
+            with open(journal_path, "rb") as handle:
+                entry = json.loads(handle.read())
+        except (OSError, ValueError):
+            continue
+        if _writer_alive(entry):
+            continue  # a fix in progress in a live process
+        claimed = journal_path + ".recovering"
+        try:
+            os.rename(journal_path, claimed)  # one process recovers an entry, not two
+        except FileNotFoundError:
+            continue
+        env.cr.execute(
+            "SELECT 1 FROM self_healing_backup WHERE payload->>'journal_token' = %s LIMIT 1", [entry.get("token")]
+        )
+        path = entry.get("path")
+        if env.cr.fetchone():
+            outcome = "committed"
+        elif _digest(_read_file(path)[0]) == entry.get("after_sha256"):
+            content = base64.b64decode(entry["content_b64"]) if entry.get("existed") else None
+            _write_file(path, content, entry.get("mode"))
+            outcome = "restored"
+        else:
+            outcome = "left alone"  # never written, or changed since by someone else
+        # Only a restore changes anything; the other outcomes are housekeeping.
+        _logger.log(
+            logging.WARNING if outcome == "restored" else logging.INFO,
+            "file journal: %s write of %s by process %s: %s",
+            name,
+            path,
+            entry.get("pid"),
+            outcome,
+        )
+        _remove(claimed)
+        outcomes.append((path, outcome))
+    return outcomes
 
 
 def _matches_checksum(content, row):
@@ -383,8 +539,9 @@ class PatchContext:
             "mode": mode,
             "content_b64": base64.b64encode(previous).decode() if previous is not None else None,
             "after_sha256": hashlib.sha256(content).hexdigest(),
+            "journal_token": uuid.uuid4().hex,
         }
-        self.files.put(path, content, mode)
+        self.files.put(path, content, mode, token=payload["journal_token"])
         self._keep("file", path, payload)
 
     def guard(self, label, probe, params=None):
@@ -426,7 +583,9 @@ class PatchContext:
         return backup
 
     def restore_backups(self):
-        """Undo every journaled write of the attempt, newest first."""
+        """Undo every journaled write of the attempt, newest first, once all of them passed the scope checks."""
+        for backup in self.backups:
+            journal.check_restorable(self, backup.payload)
         for backup in self.backups.sorted("sequence", reverse=True):
             journal.restore(self.env, backup.payload, self.files)
         self.env.flush_all()

@@ -15,8 +15,16 @@ import base64
 import hashlib
 import json
 import os
+import re
 
 from odoo.tools import SQL
+
+from .errors import ScopeViolation
+
+# The only SQL undo statements the patch context journals: resetting a sequence. A restore
+# runs nothing else, whatever a backup row says.
+UNDO_SETVAL = re.compile(r"\s*SELECT setval\(%s::regclass, %s, (?:%s|true|false)\)\s*", re.IGNORECASE)
+ROW_OPERATIONS = ("write", "create", "delete", "columns")
 
 
 def _json_safe(value):
@@ -175,6 +183,63 @@ def drift(env, payloads):
         if run_probe(cr, json.loads(key)) != value:
             reasons.append(f"{label} moved on since")
     return reasons
+
+
+def check_restorable(ctx, payload):
+    """Refuse (ScopeViolation) a backup whose restore would reach outside the patch's declared scope.
+
+    The patch context checked every write against the scope when it made it; the same
+    checks run again here so that a backup row changed since cannot widen what a rollback does.
+    """
+    env = ctx.env
+    op = payload.get("op") if isinstance(payload, dict) else None
+    code = ctx.patch.code
+    if op in ROW_OPERATIONS:
+        model_name, table = payload.get("model"), payload.get("table")
+        if model_name not in env.registry.models:
+            raise ScopeViolation(f"{code}: the backup names an unknown model {model_name!r}")
+        model = env[model_name]
+        if op == "columns":
+            ctx.check_tables([table])
+        else:
+            ctx.check_model(model_name)
+        if table is not None and table != model._table:
+            raise ScopeViolation(f"{code}: the backup names table {table!r}, which is not the table of {model_name}")
+    elif op == "sql":
+        tables = payload.get("tables") or []
+        ctx.check_tables(tables)
+        _check_undo(ctx, payload.get("undo"), tables)
+    elif op == "file":
+        path = payload.get("path")
+        if not isinstance(path, str) or os.path.realpath(path) != path:
+            raise ScopeViolation(f"{code}: the backup names a file path that is not canonical: {path!r}")
+        ctx.check_file(path)
+    elif op != "guard":
+        raise ScopeViolation(f"{code}: unknown backup operation {op!r}")
+
+
+def _check_undo(ctx, undo, tables):
+    code = ctx.patch.code
+    if not (isinstance(undo, list) and len(undo) == 2 and isinstance(undo[0], str) and isinstance(undo[1], list)):
+        raise ScopeViolation(f"{code}: the backup's undo statement is unreadable")
+    statement, params = undo
+    if not UNDO_SETVAL.fullmatch(statement) or not params or not isinstance(params[0], str):
+        raise ScopeViolation(f"{code}: the backup's undo statement is not one the patch context journals")
+    # The sequence must be one of the declared tables, or owned by one of them (a serial id).
+    cr = ctx.env.cr
+    cr.execute(
+        """
+        SELECT 1 FROM pg_class s
+         WHERE s.oid = to_regclass(%s) AND s.relkind = 'S'
+           AND (s.relname = ANY(%s) OR EXISTS (
+                SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+                   AND d.objid = s.oid AND t.relname = ANY(%s)))
+        """,
+        [params[0], list(tables), list(tables)],
+    )
+    if not cr.fetchone():
+        raise ScopeViolation(f"{code}: the backup's undo statement resets {params[0]!r}, outside {', '.join(tables)}")
 
 
 def restore(env, payload, files):

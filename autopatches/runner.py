@@ -180,6 +180,13 @@ def rollback_attempt(attempt):
             f"the backup of fix attempt {attempt.id} expired on {min(expired.mapped('expires_at'))}"
             " (backups are kept 30 days): it can no longer be rolled back"
         )
+    tampered = backups._unsealed()
+    if tampered:
+        # Drift probes and undo statements are SQL read from these rows: nothing of them runs.
+        raise RollbackRefused(
+            f"the backup of fix attempt {attempt.id} was changed after the fix made it"
+            f" ({', '.join(tampered.mapped('target'))}): it is not restored"
+        )
     moved_on = journal.drift(env, [backup.payload for backup in backups])
     if moved_on:
         raise RollbackRefused(

@@ -13,7 +13,7 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
-from engine.decide.confidence import ConfidenceInputs, compute_confidence
+from engine.decide.confidence import ConfidenceInputs, baseline_confidence
 
 TRUE_RATES = (0.5, 0.8, 0.95, 0.99)
 CHECKPOINTS = (10, 50, 100, 1000)
@@ -34,10 +34,10 @@ def run(ctx):
         f" match {STRONG_MATCH}, {KB_SUPPORT} similar solved cases, same version and module."
     )
 
-    one = compute_confidence(_inputs([(True, start)], start))
+    one = baseline_confidence(_inputs([(True, start)], start))
     results["conf_one_success_total"] = round(one.total, 4)
     results["conf_one_success_rate_term"] = round(one.term("success_rate").value, 4)
-    best = compute_confidence(ConfidenceInputs(1.0, 10**6, [(True, start)], start, True, True, prior_success_rate=1.0))
+    best = baseline_confidence(ConfidenceInputs(1.0, 10**6, [(True, start)], start, True, True, prior_success_rate=1.0))
     results["conf_one_success_best_case_total"] = round(best.total, 4)
     print(
         f"After exactly 1 success: total {one.total:.3f} (success-rate term"
@@ -56,7 +56,7 @@ def run(ctx):
         for attempt in range(1, ATTEMPTS + 1):
             when = start + SPACING * attempt
             outcomes.append((rng.random() < rate, when))
-            breakdown = compute_confidence(_inputs(outcomes, when))
+            breakdown = baseline_confidence(_inputs(outcomes, when))
             if crossed is None and breakdown.total >= AUTO_FIX:
                 crossed = attempt
             if attempt > ATTEMPTS // 2 and breakdown.total >= AUTO_FIX:

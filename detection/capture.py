@@ -6,6 +6,13 @@ what it must (message, traceback, the thread's dbname/uid/url) into a bounded
 queue; a flusher thread of our own turns entries into signal dicts and calls
 the sink once per database and batch. Nothing in this module may raise into
 or wait on the code that logged.
+
+The queue is bounded twice: by records (``capacity``) and by the characters
+they hold (``max_queue_chars``). Each record is cut on the logging thread to
+what the staging table keeps (head and tail: a "bad query" line ends with
+PostgreSQL's error, a traceback with its root exception), so a multi-MB
+message costs the worker a bounded copy. Records refused by either bound are
+counted as dropped.
 """
 
 import collections
@@ -20,11 +27,16 @@ import weakref
 from datetime import datetime, timezone
 
 from ..engine.detect.signal import Signal
+from .staging import MAX_MESSAGE_CHARS, MAX_TRACEBACK_CHARS, clip_text
 
 DEFAULT_IGNORE_PREFIX = "odoo.addons.self_healing"
 DEFAULT_CAPACITY = 10000
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_FLUSH_INTERVAL = 1.0
+# 10,000 records of a few KB each fit; a burst of multi-MB lines cannot hold more than this.
+DEFAULT_MAX_QUEUE_CHARS = 32 * 1024 * 1024
+MAX_FRAMES = 200  # per exception: a RecursionError keeps its first and last hundred frames
+_FRAME_CHARS = 120  # what one frame costs in the queue, for the character bound
 
 # The attribute that marks our handler on the root logger. It lives on the
 # handler, not in a module global, so that a second load of the addon's code in
@@ -66,7 +78,10 @@ def snapshot_exception(exc_type, exc_value, tb):
     link = None
     while True:
         frames = [(frame.f_code.co_filename, lineno, frame.f_code.co_name) for frame, lineno in traceback.walk_tb(tb)]
-        message = _exception_text(exc_value) if exc_value is not None else ""
+        if len(frames) > MAX_FRAMES:
+            half = MAX_FRAMES // 2
+            frames = [*frames[:half], (None, len(frames) - 2 * half, None), *frames[-half:]]
+        message = clip_text(_exception_text(exc_value), MAX_MESSAGE_CHARS) if exc_value is not None else ""
         if isinstance(exc_value, SyntaxError) and exc_value.filename:
             # Python shows where the bad source is as a frame without function.
             frames.append((exc_value.filename, exc_value.lineno or 0, None))
@@ -96,6 +111,9 @@ def format_snapshot(chain):
     for frames, type_name, message, link in chain:
         lines.append("Traceback (most recent call last):")
         for filename, lineno, function in frames:
+            if filename is None:
+                lines.append(f"  [... {lineno} frames omitted ...]")
+                continue
             if function is None:
                 lines.append(f'  File "{filename}", line {lineno}')
             else:
@@ -128,10 +146,12 @@ class BufferedCaptureHandler(logging.Handler):
         flush_interval=DEFAULT_FLUSH_INTERVAL,
         ignore_prefix=DEFAULT_IGNORE_PREFIX,
         source="log",
+        max_queue_chars=DEFAULT_MAX_QUEUE_CHARS,
     ):
         super().__init__(level)
         self.sink = sink
         self.capacity = max(1, int(capacity))
+        self.max_queue_chars = max(1, int(max_queue_chars))
         self.batch_size = max(1, int(batch_size))
         self.flush_interval = flush_interval
         self.ignore_prefix = ignore_prefix or None
@@ -148,6 +168,8 @@ class BufferedCaptureHandler(logging.Handler):
         self._progress = threading.Condition(threading.Lock())
         self._captured = 0
         self._dropped = 0
+        self._queued_chars = 0
+        self._clipped = 0
         self._ignored = 0
         self._emit_errors = 0
         self._flushed = 0
@@ -184,11 +206,13 @@ class BufferedCaptureHandler(logging.Handler):
                     self._dropped += 1
                 return
             entry = self._entry(record)
+            size = entry[-1]
             with self._counter_lock:
-                if len(self._queue) >= self.capacity:
+                if len(self._queue) >= self.capacity or self._queued_chars + size > self.max_queue_chars:
                     self._dropped += 1
                     return
                 self._queue.append(entry)
+                self._queued_chars += size
                 self._captured += 1
                 queued = len(self._queue)
             if self._thread is None:
@@ -212,11 +236,24 @@ class BufferedCaptureHandler(logging.Handler):
                 message = record.getMessage()
             except Exception:
                 message = f"{record.msg!r} % {record.args!r}"
+        message = message if isinstance(message, str) else str(message)
+        clipped = len(message) > MAX_MESSAGE_CHARS
+        message = clip_text(message, MAX_MESSAGE_CHARS)
         trace = record.exc_text or None
-        if trace is None and record.exc_info and record.exc_info[0] is not None:
+        if trace is not None:
+            clipped = clipped or len(trace) > MAX_TRACEBACK_CHARS
+            trace = clip_text(trace, MAX_TRACEBACK_CHARS)
+            size = len(message) + len(trace)
+        elif record.exc_info and record.exc_info[0] is not None:
             # Copy the frames now (they will be gone later); reading source
             # lines and building the text is the flusher thread's job.
             trace = snapshot_exception(*record.exc_info)
+            size = len(message) + sum(len(text) + _FRAME_CHARS * len(frames) for frames, _t, text, _l in trace)
+        else:
+            size = len(message)
+        if clipped:
+            with self._counter_lock:
+                self._clipped += 1
         thread = threading.current_thread()
         return (
             record.created,
@@ -230,6 +267,7 @@ class BufferedCaptureHandler(logging.Handler):
             record.pathname,
             record.lineno,
             record.funcName,
+            size,
         )
 
     def _start_flusher(self):
@@ -262,6 +300,9 @@ class BufferedCaptureHandler(logging.Handler):
                     batch.append(self._queue.popleft())
             except IndexError:
                 pass
+            if batch:
+                with self._counter_lock:
+                    self._queued_chars -= sum(entry[-1] for entry in batch)
             if batch:
                 self._deliver(batch)
 
@@ -296,7 +337,7 @@ class BufferedCaptureHandler(logging.Handler):
             self._progress.notify_all()
 
     def _signal_dict(self, entry):
-        created, levelno, name, message, trace, dbname, uid, url, pathname, lineno, func = entry
+        created, levelno, name, message, trace, dbname, uid, url, pathname, lineno, func, _size = entry
         if isinstance(trace, list):
             trace = format_snapshot(trace)
         request_path = None
@@ -369,6 +410,8 @@ class BufferedCaptureHandler(logging.Handler):
                 "ignored": self._ignored,
                 "emit_errors": self._emit_errors,
                 "queue_size": len(self._queue),
+                "queue_chars": self._queued_chars,
+                "clipped": self._clipped,
             }
 
     def _after_fork_in_child(self):

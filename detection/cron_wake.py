@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from psycopg2 import sql
 
-from odoo import sql_db
+from .connection import direct_cursor
 
 _logger = logging.getLogger(__name__)
 
@@ -20,7 +20,8 @@ _logger = logging.getLogger(__name__)
 def notify_cron_workers(dbname):
     function = os.getenv("ODOO_NOTIFY_FUNCTION", "pg_notify")
     try:
-        with sql_db.db_connect("postgres").cursor() as cr:
+        # Not a pooled connection: the prefork master's capture calls this too.
+        with direct_cursor("postgres") as cr:
             cr.execute(
                 sql.SQL("SELECT {}('cron_trigger', %s)").format(sql.Identifier(function)),
                 [dbname],

@@ -1,7 +1,9 @@
 """Where the capture handler's flusher thread delivers signals: the staging table of their database.
 
 Each call gets the signals of one database. The sink opens a connection of
-its own (never a request's cursor, which may roll back), limits the
+its own for the batch (never a request's cursor, which may roll back, and
+never one of Odoo's pool, which forked workers would inherit: see
+detection/connection.py), limits the
 statement time, writes the batch with one INSERT, wakes the processing cron
 and, now and then, records the process's capture counters in that database.
 When the batch says the scheduler skips the database (modules left in a
@@ -20,11 +22,10 @@ from datetime import datetime, timezone
 import psycopg2
 import psycopg2.errors
 
-from odoo import sql_db
-
 from . import cron_wake, staging, standin
 from . import settings as detection_settings
 from .cache import settings_cache
+from .connection import direct_cursor
 from .sources import CRON_LOGGER, blocks_scheduler
 
 PROCESSING_CRON_XMLID = ("self_healing", "ir_cron_process_signals")
@@ -50,7 +51,7 @@ STATS_INTERVAL = 30.0
 
 
 class _DatabaseState:
-    __slots__ = ("installed", "cron_id", "checked_at", "triggered_at", "stats_at")
+    __slots__ = ("installed", "cron_id", "checked_at", "triggered_at", "stats_at", "losses_written")
 
     def __init__(self, installed, cron_id, checked_at):
         self.installed = installed
@@ -58,6 +59,7 @@ class _DatabaseState:
         self.checked_at = checked_at
         self.triggered_at = 0.0
         self.stats_at = 0.0
+        self.losses_written = None
 
 
 class StagingSink:
@@ -127,7 +129,7 @@ class StagingSink:
         notify = False
         pending_modules = ()
         try:
-            with sql_db.db_connect(dbname).cursor() as cr:
+            with direct_cursor(dbname) as cr:
                 cr.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}", log_exceptions=False)
                 if state is None or now - state.checked_at >= self.recheck_seconds:
                     state = self._inspect(cr, dbname, now)
@@ -215,10 +217,20 @@ class StagingSink:
         return True
 
     def _write_stats(self, cr, state, now, pending=0):
-        if self.stats_provider is None or now - state.stats_at < self.stats_interval:
+        if self.stats_provider is None:
+            return
+        # Losses are written at the next delivery, not 30 s later: whoever balances the
+        # accounts (the stress command, an administrator) must not miss them.
+        losses = self._losses()
+        if now - state.stats_at < self.stats_interval and losses == state.losses_written:
             return
         state.stats_at = now
+        state.losses_written = losses
         self.write_stats(cr, pending=pending)
+
+    def _losses(self):
+        counters = self.stats_provider() or {}
+        return tuple(counters.get(name, 0) for name in ("dropped", "sink_lost", "emit_errors"))
 
     def write_stats(self, cr, pending=0):
         """Record this process's counters in the database of ``cr`` (an upsert on host and pid)."""

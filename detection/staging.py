@@ -19,12 +19,25 @@ MAX_EXTRA_CHARS = 20000
 _ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, now() at time zone 'UTC', now() at time zone 'UTC')"
 
 
+def clip_text(text, limit):
+    """``text`` cut to ``limit`` characters; a long limit keeps the head and the tail around a marker.
+
+    The end of an error text matters as much as its start: PostgreSQL's error
+    closes a "bad query" line, the root exception closes a traceback.
+    """
+    if len(text) <= limit:
+        return text
+    marker = f"\n[... cut here: {len(text)} characters in all ...]\n"
+    if limit < 4 * len(marker):
+        return text[:limit]
+    head = (limit - len(marker)) // 2
+    return text[:head] + marker + text[len(text) - (limit - len(marker) - head) :]
+
+
 def clean_text(text, limit):
     if text is None:
         return None
-    text = str(text)
-    if len(text) > limit:
-        text = text[:limit]
+    text = clip_text(str(text), limit)
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
     return text

@@ -1,4 +1,5 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
 from ..compat import Constraint
 from ..detection import installer
@@ -45,6 +46,9 @@ class SelfHealingCaptureStat(models.Model):
     @api.model
     def action_record_current_process(self):
         """Write this process's counters now (the button on the list), then show the list again."""
+        # It writes through SQL, so no access right would stop a caller: the group is checked here.
+        if not (self.env.su or self.env.user.has_group("self_healing.group_self_healing_manager")):
+            raise AccessError(_("Only Self-Healing managers can record the capture counters."))
         installer.write_stats(self.env.cr)
         self.env.invalidate_all()
         return {"type": "ir.actions.client", "tag": "reload"}

@@ -1,12 +1,18 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 
-from ..engine.learn import metrics
+from ..engine.learn import calibration, metrics
 
 ALERT_LIMIT = 6
+APPLIED_STATES = list(metrics.APPLIED_OUTCOMES)
+HUMAN_STATES = sorted(metrics.HUMAN_STATES)
 
 
 class SelfHealingDashboard(models.AbstractModel):
-    """Feeds the dashboard client action; the figures are computed by engine.metrics."""
+    """Feeds the dashboard client action; the figures are computed by engine.metrics.
+
+    Every figure comes with the domain of exactly the records it counts
+    (``targets``), so that a click opens them and a test can compare both.
+    """
 
     _name = "self_healing.dashboard"
     _description = "Self-Healing Dashboard"
@@ -49,7 +55,91 @@ class SelfHealingDashboard(models.AbstractModel):
         summary["guardrail_avg_confidence"] = (
             round(sum(row["confidence"] for row in guardrails) / len(guardrails), 4) if guardrails else None
         )
+        summary["guardrail_count"] = len(guardrails)
+        start = fields.Datetime.to_string(fields.Datetime.subtract(now, days=days))
+        summary["targets"] = self._targets(start)
+        for row in summary["top_fixed"]:
+            row["target"] = self._target(
+                "self_healing.fix.attempt",
+                self._applied_domain(start) + self._fix_key_domain(row["name"]),
+                _("Fixes by %s", row["name"]),
+            )
+        summary["reliability"] = self._reliability()
         return summary
+
+    # ------------------------------------------------------------------ what each figure counts
+
+    @api.model
+    def _target(self, model, domain, name):
+        return {"model": model, "domain": domain, "name": name}
+
+    @api.model
+    def _applied_domain(self, start):
+        return [("create_date", ">=", start), ("state", "in", APPLIED_STATES), ("dry_run", "=", False)]
+
+    @api.model
+    def _fix_key_domain(self, key):
+        """The attempts engine.metrics.top_fixed files under ``key``: a guardrail code, else an auto-patch."""
+        if key == "?":
+            return [("guardrail_id", "=", False), ("autopatch_code", "=", False)]
+        return ["|", ("guardrail_id.code", "=", key), "&", ("guardrail_id", "=", False), ("autopatch_code", "=", key)]
+
+    @api.model
+    def _targets(self, start):
+        """Card key -> the records its figure counts (same definitions as engine.metrics.window_figures)."""
+        seen = [("last_seen", ">=", start)]
+        auto_fix = [("create_date", ">=", start), ("mode", "=", "auto"), ("state", "=", "validated")]
+        human_attempt = [
+            ("create_date", ">=", start),
+            "|",
+            ("mode", "in", ["approved", "manual"]),
+            ("state", "in", ["proposed", "rejected"]),
+        ]
+        incident, attempt = "self_healing.incident", "self_healing.fix.attempt"
+        return {
+            "issues_detected": self._target(incident, seen, _("Incidents detected")),
+            "auto_fixed": self._target(incident, seen + [("fix_attempt_ids", "any", auto_fix)], _("Auto-fixed")),
+            "human_review": self._target(
+                incident,
+                seen
+                + [
+                    "|",
+                    ("state", "in", HUMAN_STATES),
+                    ("fix_attempt_ids", "any", human_attempt),
+                    ("fix_attempt_ids", "not any", auto_fix),
+                ],
+                _("Human review required"),
+            ),
+            "fixes_applied": self._target(attempt, self._applied_domain(start), _("Fixes applied")),
+            "fixes_succeeded": self._target(
+                attempt, self._applied_domain(start) + [("state", "=", "validated")], _("Fixes that worked")
+            ),
+            "healed_count": self._target(
+                incident, seen + [("state", "=", "healed"), ("healed_at", "!=", False)], _("Healed incidents")
+            ),
+            "confidence_count": self._target(
+                incident, seen + [("confidence", ">", 0)], _("Incidents with a confidence")
+            ),
+            "awaiting_approval": self._target(incident, [("state", "=", "awaiting_approval")], _("Awaiting approval")),
+            "guardrail_count": self._target(
+                "self_healing.guardrail", [("state", "=", "active")], _("Active guardrails")
+            ),
+        }
+
+    @api.model
+    def _reliability(self):
+        """How well this database's confidences predicted its labelled outcomes (engine/learn/calibration.py)."""
+        rows = self.env["self_healing.fix.attempt"].search_read(
+            [("outcome_label", "in", ("healed", "failed")), ("dry_run", "=", False)],
+            ["confidence_before", "outcome_label"],
+        )
+        pairs = [(row["confidence_before"], row["outcome_label"] == "healed") for row in rows]
+        ece = calibration.expected_calibration_error(pairs)
+        return {
+            "labelled": len(pairs),
+            "ece": None if ece is None else round(ece, 4),
+            "rows": [row.as_dict() for row in calibration.reliability_table(pairs)],
+        }
 
     def _alerts(self):
         Incident = self.env["self_healing.incident"]

@@ -1,3 +1,6 @@
+import hashlib
+import json
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
@@ -65,6 +68,36 @@ class SelfHealingFixAttempt(models.Model):
     )
     _duration_positive = Constraint("CHECK(duration >= 0)", "A duration cannot be negative.")
 
+    @api.model
+    def _user_writable_fields(self):
+        """Chatter and activities only: what a fix runs, its state and outcome are the server's to write."""
+        return set(self.env["mail.thread"]._fields) | set(self.env["mail.activity.mixin"]._fields)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # env.su is never granted over RPC: fix attempts come from the healing loop, not from a user.
+        if not self.env.su:
+            raise AccessError(_("Fix attempts are proposed by the healing loop; they cannot be created by hand."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not self.env.su:
+            protected = sorted(set(vals) - self._user_writable_fields())
+            if protected:
+                raise AccessError(
+                    _(
+                        "%(fields)s of a fix attempt change only through its actions (review, apply, roll back).",
+                        fields=", ".join(protected),
+                    )
+                )
+        return super().write(vals)
+
+    def unlink(self):
+        # The fix history feeds the circuit breaker and the guardrails' success rates: it is kept.
+        if not self.env.su:
+            raise AccessError(_("The fix history cannot be deleted."))
+        return super().unlink()
+
     @api.depends("incident_id.name", "autopatch_code")
     def _compute_name(self):
         for attempt in self:
@@ -95,14 +128,39 @@ class SelfHealingFixAttempt(models.Model):
                         target=labels[target],
                     )
                 ) from exc
-            attempt.write(dict(values, state=target))
+            # The caller checked the right to make this move (approver, manager, or the healing loop).
+            attempt.sudo().write(dict(values, state=target))
 
     def _check_approver(self):
         if not self.env.user.has_group(APPROVER_GROUP):
             raise AccessError(_("Only Self-Healing approvers can approve or reject a fix."))
 
-    def _approve(self, note=None):
+    def _plan_digest(self):
+        """One digest of what these attempts would run: approving binds to exactly this version."""
+        content = [
+            [attempt.id, attempt.state, attempt.autopatch_code or "", attempt.params or {}, attempt.plan_preview or ""]
+            for attempt in self.sudo().sorted("id")
+        ]
+        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+    def _approve(self, note=None, plan_digest=None):
+        """Approve (and, in the review model, run) these attempts.
+
+        ``plan_digest`` is the version the approver looked at (``_plan_digest`` when the
+        review opened): the approval is refused when the attempts changed since.
+        """
         self._check_approver()
+        for attempt in self:
+            try:
+                runner.lock(attempt)
+            except AttemptBusy as exc:
+                raise UserError(
+                    _("%(name)s is being handled right now: %(reason)s", name=attempt.display_name, reason=exc)
+                ) from exc
+        if plan_digest is not None and plan_digest != self._plan_digest():
+            raise UserError(
+                _("The fix changed since you opened it (another approver, or a new plan): review it again.")
+            )
         self._set_state("approved", approver_id=self.env.uid, approval_note=note, mode="approved")
         for attempt in self:
             attempt.message_post(body=_("Approved by %(user)s. %(note)s", user=self.env.user.name, note=note or ""))

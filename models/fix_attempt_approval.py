@@ -11,8 +11,8 @@ class SelfHealingFixAttemptReview(models.Model):
     _name = "self_healing.fix.attempt"
     _inherit = ["self_healing.fix.attempt", "self_healing.approval.mixin"]
 
-    def _approve(self, note=None):
-        super()._approve(note)
+    def _approve(self, note=None, plan_digest=None):
+        super()._approve(note, plan_digest=plan_digest)
         self._close_reviews(True, note)
         self._run_approved()
 
@@ -41,4 +41,5 @@ class SelfHealingFixAttemptReview(models.Model):
                 if incident.state == "fixing":
                     incident._set_state("failed")
                 continue
-            incident._after_fix(attempt, result)
+            # The approver's right was checked by _approve; what follows is the server recording the outcome.
+            incident._after_fix(attempt.sudo(), result)

@@ -9,7 +9,9 @@ class SelfHealingGuardrailLearning(models.Model):
     _inherit = "self_healing.guardrail"
 
     def _outcomes(self):
-        """``(success, when)`` for every applied fix of this guardrail, oldest first."""
+        """``(success, when)`` for every applied fix of this guardrail, oldest first.
+
+        A validated fix whose fault came back inside its settling window counts as a failure."""
         self.ensure_one()
         attempts = (
             self.env["self_healing.fix.attempt"]
@@ -23,7 +25,13 @@ class SelfHealingGuardrailLearning(models.Model):
                 order="applied_at, id",
             )
         )
-        return [(attempt.state == "validated", attempt.applied_at or attempt.create_date) for attempt in attempts]
+        return [
+            (
+                attempt.state == "validated" and attempt.outcome_label != "failed",
+                attempt.applied_at or attempt.create_date,
+            )
+            for attempt in attempts
+        ]
 
     def _learn(self, success, when=None, reason=None):
         """Fold one outcome in; flag for review on failure, retire a fix that keeps failing."""

@@ -1,12 +1,38 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..compat import Constraint
 from ..engine.decide import lifecycle
-from ..engine.detect.signal import SOURCE_LABELS
+from ..engine.detect.signal import HUMAN_SOURCES, SOURCE_LABELS
 from ..engine.library import error_classes
 
 SEVERITIES = [("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical")]
+# What the server observed and decided: the healing loop trusts these, so only it writes them.
+SERVER_FIELDS = frozenset(
+    {
+        "state",
+        "source",
+        "fingerprint",
+        "sample_traceback",
+        "exception_type",
+        "message_template",
+        "first_seen",
+        "last_seen",
+        "occurrence_count",
+        "occurrence_ids",
+        "fix_attempt_ids",
+        "match_score",
+        "match_evidence",
+        "confidence",
+        "regression_count",
+        "healed_at",
+        "transient",
+        "to_process",
+        "decision",
+    }
+)
+# A person may describe an incident by hand; it is then a human source (see HUMAN_SOURCES).
+HAND_MADE_FIELDS = frozenset({"fingerprint", "sample_traceback", "exception_type", "message_template"})
 
 
 class SelfHealingIncident(models.Model):
@@ -67,6 +93,32 @@ class SelfHealingIncident(models.Model):
         "CHECK(first_seen <= last_seen)", "An incident cannot be last seen before it was first seen."
     )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            for vals in vals_list:
+                refused = sorted(set(vals) & (SERVER_FIELDS - HAND_MADE_FIELDS - {"source"}))
+                if refused or vals.get("source", "manual") not in HUMAN_SOURCES:
+                    raise AccessError(
+                        _(
+                            "An incident made by hand is a manual report; %(fields)s are recorded by the server.",
+                            fields=", ".join(refused or ["source"]),
+                        )
+                    )
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not self.env.su:
+            refused = sorted(set(vals) & SERVER_FIELDS)
+            if refused:
+                raise AccessError(
+                    _(
+                        "%(fields)s of an incident are recorded by the server; use the incident's actions.",
+                        fields=", ".join(refused),
+                    )
+                )
+        return super().write(vals)
+
     @api.depends("fix_attempt_ids")
     def _compute_fix_attempt_count(self):
         for incident in self:
@@ -98,24 +150,40 @@ class SelfHealingIncident(models.Model):
             values = {"state": target}
             if target == "healed":
                 values["healed_at"] = fields.Datetime.now()
-            incident.write(values)
+            # The caller checked the right to make this move (approver action or the healing loop).
+            incident.sudo().write(values)
             if note:
                 incident.message_post(body=note, subtype_xmlid="mail.mt_note")
 
+    def unlink(self):
+        # The database cascade would drop the fix attempts without their activities and messages.
+        self.with_context(active_test=False).fix_attempt_ids.sudo().unlink()
+        return super().unlink()
+
+    def _check_approver(self):
+        # Checked before the lifecycle: a refused move must not hide a missing right.
+        if not (self.env.su or self.env.user.has_group("self_healing.group_self_healing_approver")):
+            raise AccessError(_("Only Self-Healing approvers can change the state of an incident."))
+
     def action_ignore(self):
+        self._check_approver()
         self._set_state("ignored", _("Ignored by %s.", self.env.user.name))
 
     def action_escalate(self):
+        self._check_approver()
         self._set_state("escalated", _("Escalated by %s.", self.env.user.name))
 
     def action_reopen(self):
+        self._check_approver()
         self._set_state("new", _("Reopened by %s.", self.env.user.name))
 
     def action_mark_healed(self):
+        self._check_approver()
         self._set_state("healed", _("Marked as healed by %s.", self.env.user.name))
 
     def action_view_fix_attempts(self):
         self.ensure_one()
+        self.check_access("read")
         return {
             "type": "ir.actions.act_window",
             "name": _("Fix Attempts"),

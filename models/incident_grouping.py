@@ -74,6 +74,14 @@ class SelfHealingIncident(models.Model):
         """
         return True
 
+    def _after_ingest(self):
+        """Called by ingestion with every incident that got occurrences, once per batch.
+
+        Rate-based conditions (spikes, snoozes until a rate or a count) are
+        decided here. Same rules as ``_on_new_signals``: in a savepoint, no commit.
+        """
+        return True
+
     # --- ingestion --------------------------------------------------------------
 
     @api.model
@@ -113,7 +121,11 @@ class SelfHealingIncident(models.Model):
             return IngestResult(self.browse(), 0, 0, 0, dict(skipped))
 
         uids = {item.signal.uid for items in groups.values() for item in items if item.signal.uid}
-        known_uids = set(self.env["res.users"].sudo().with_context(active_test=False).browse(uids).exists().ids)
+        # uid -> the user's company: a signal raised for a user belongs to that user's company.
+        known_uids = {
+            user.id: user.company_id.id
+            for user in self.env["res.users"].sudo().with_context(active_test=False).browse(uids).exists()
+        }
 
         touched, created, reopened = self.browse(), self.browse(), self.browse()
         occurrences = 0
@@ -137,6 +149,12 @@ class SelfHealingIncident(models.Model):
                     (created | reopened)._on_new_signals()
             except Exception:
                 _logger.exception("Self-Healing: the pipeline hook failed on incidents %s", (created | reopened).ids)
+        if touched:
+            try:
+                with self.env.cr.savepoint():
+                    touched._after_ingest()
+            except Exception:
+                _logger.exception("Self-Healing: the rate checks failed on incidents %s", touched.ids)
         return IngestResult(touched, len(created), len(reopened), occurrences, dict(skipped))
 
     @api.model
@@ -177,20 +195,25 @@ class SelfHealingIncident(models.Model):
         first = min(_naive_utc(item.signal.occurred_at) for item in items)
         last = max(_naive_utc(item.signal.occurred_at) for item in items)
         sample = next((item.signal.traceback for item in items if item.signal.traceback), "")
-        incident = self.search([("fingerprint", "=", key)], limit=1)
+        # A merged incident keeps its fingerprint: its signals go where it was merged.
+        origin = self.with_context(active_test=False).search([("fingerprint", "=", key)], limit=1)
+        incident = origin._merge_target() if origin else origin
         is_new = was_reopened = False
         if not incident:
             try:
                 with self.env.cr.savepoint():
-                    incident = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True).create(
-                        self._incident_values(key, items, first, last, sample)
-                    )
+                    values = self._incident_values(key, items, first, last, sample)
+                    values.setdefault("company_id", self._signal_company(items[0], known_uids))
+                    incident = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True).create(values)
                 is_new = True
             except psycopg2.errors.UniqueViolation:
                 # Created meanwhile by another transaction that committed first.
-                incident = self.search([("fingerprint", "=", key)], limit=1)
+                incident = origin = self.with_context(active_test=False).search([("fingerprint", "=", key)], limit=1)
                 if not incident:
                     raise
+                incident = incident._merge_target()
+            origin = origin or incident
+        origin, incident = origin.with_env(self.env), incident.with_env(self.env)
         if not is_new:
             incident._bump(len(items), first, last, sample)
             # A signal logged before the healing (the capture delivers within seconds, a scan later) is
@@ -198,9 +221,13 @@ class SelfHealingIncident(models.Model):
             if incident.state == "healed" and (not incident.healed_at or last > incident.healed_at):
                 incident._reopen_as_regression()
                 was_reopened = True
-        self.env["self_healing.occurrence"].sudo().create(
-            [self._occurrence_values(incident, item, known_uids) for item in items]
-        )
+        if origin != incident:
+            origin._count_after_merge(len(items))
+        values = [self._occurrence_values(incident, item, known_uids) for item in items]
+        for row in values:
+            row["origin_incident_id"] = origin.id
+        self.env["self_healing.occurrence"].sudo().create(values)
+        incident._note_affected({row["user_id"] for row in values if row["user_id"]})
         return incident, is_new, was_reopened
 
     @api.model
@@ -221,6 +248,19 @@ class SelfHealingIncident(models.Model):
             "occurrence_count": len(items),
             "severity": self._severity_for(signal, source, head.extra),
         }
+
+    @api.model
+    def _signal_company(self, item, known_uids):
+        """The company a signal belongs to: the one its source names (the reporter's current company),
+        else its user's, else the company of the environment that ingests it."""
+        named = item.extra.get("company_id")
+        if (
+            isinstance(named, int)
+            and not isinstance(named, bool)
+            and self.env["res.company"].sudo().browse(named).exists()
+        ):
+            return named
+        return known_uids.get(item.signal.uid) or self.env.company.id
 
     @api.model
     def _severity_for(self, signal, source, extra):
@@ -253,6 +293,7 @@ class SelfHealingIncident(models.Model):
             "user_id": signal.uid if signal.uid in known_uids else False,
             "request_path": signal.request_path or False,
             "extra": item.extra or False,
+            "company_id": self._signal_company(item, known_uids),
         }
 
     def _bump(self, count, first, last, sample):
@@ -269,6 +310,16 @@ class SelfHealingIncident(models.Model):
             [count, first, last, sample or None, self.id],
         )
         self.invalidate_recordset(["occurrence_count", "first_seen", "last_seen", "sample_traceback"])
+
+    def _count_after_merge(self, count):
+        """Signals of a merged fingerprint: counted here too, so that an unmerge gives them back."""
+        self.ensure_one()
+        self.flush_recordset(["merged_new_count"])
+        self.env.cr.execute(
+            f"UPDATE {self._table} SET merged_new_count = COALESCE(merged_new_count, 0) + %s WHERE id = %s",
+            [count, self.id],
+        )
+        self.invalidate_recordset(["merged_new_count"])
 
     def _reopen_as_regression(self):
         """A healed incident came back: count the regression and reopen it, naming the healing in the chatter."""

@@ -1,9 +1,12 @@
 """The healing loop for one incident: match -> diagnose -> decide -> fix or ask -> learn.
 
-Thin orchestration: matching lives in self_healing.matcher (engine/matching.py),
-the confidence and the policy in engine/confidence.py and engine/policy.py, the
-fixes in autopatches/. Each incident is handled under a row lock, so two cron
-workers never work on one incident, and one fix at a time per incident.
+Thin orchestration: matching lives in self_healing.matcher (engine/match/), the
+confidence, the policy and the autonomy ladder in engine/decide/, the fixes and
+their live diagnosis in autopatches/. The patch's read-only diagnosis runs
+before anything is scored: a refuted root cause never gets a fix, a verified
+one is scored with its evidence (replay, reversibility, blast radius). Each
+incident is handled under a row lock, so two cron workers never work on one
+incident, and one fix at a time per incident.
 """
 
 import logging
@@ -19,8 +22,10 @@ from ..autopatches import base as autopatch_base
 from ..autopatches import runner, transient_watch
 from ..autopatches.errors import AutoPatchError
 from ..detection import cron_wake
+from ..engine.decide import autonomy as autonomy_engine
 from ..engine.decide import confidence as confidence_engine
 from ..engine.decide import policy as policy_engine
+from ..engine.detect.signal import HUMAN_SOURCES
 from ..engine.llm import client as llm_engine
 
 _logger = logging.getLogger(__name__)
@@ -28,13 +33,20 @@ _logger = logging.getLogger(__name__)
 HEAL_BATCH = 20
 IN_FLIGHT_ATTEMPT_STATES = ("proposed", "approved", "applied")
 LLM_MATCH_CEILING = 0.75  # an LLM's pick alone never reaches the automatic bands
-# Prior success rate of a shipped auto-patch never tried here: each one proves the fault is gone in
-# validate() and rolls back otherwise, so it starts above the engine's generic 0.75 (still a weak prior:
-# it weighs as two attempts under the Wilson bound).
-SHIPPED_PATCH_PRIOR = 0.9
 # A watched concurrency fault is transient while it stays rare; this many occurrences inside its
 # quiet window means it keeps coming, and a human is told.
 TRANSIENT_ALERT_OCCURRENCES = 10
+# The fix of an incident whose text a person wrote takes its parameters from what the server logged;
+# this many of its latest server occurrences are read for them.
+SERVER_OCCURRENCES_READ = 20
+# ``source`` of a fix whose parameters were re-read from server signals because a person wrote the text.
+HUMAN_EVIDENCE = "human_evidence"
+
+
+def _verified_by_replay(patch_class):
+    """Validation re-runs what failed for the user; a watch-only patch writes nothing and is
+    proven by the fault staying away, which is its replay."""
+    return bool(patch_class.replays) or bool(patch_class.watch_only)
 
 
 class SelfHealingIncidentHealing(models.Model):
@@ -49,6 +61,8 @@ class SelfHealingIncidentHealing(models.Model):
 
     def _on_new_signals(self):
         result = super()._on_new_signals()
+        # A fault back while its fix was settling labels that fix failed and moves its guardrail down.
+        self.env["self_healing.fix.attempt"]._check_recurrence(self)
         self.write({"to_process": True})
         # Pushed, not polled: the cron runs as soon as this transaction commits.
         self.env.ref("self_healing.ir_cron_heal_incidents").sudo()._trigger()
@@ -69,6 +83,7 @@ class SelfHealingIncidentHealing(models.Model):
             if auto_commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit  # one incident, one transaction
         self._watch_transient_incidents()
+        self.env["self_healing.fix.attempt"]._settle_outcomes()
         compat.cron_progress(self.env, len(incidents), max(remaining, 0))
         if remaining > 0:
             self.env.ref("self_healing.ir_cron_heal_incidents").sudo()._trigger()
@@ -140,6 +155,9 @@ class SelfHealingIncidentHealing(models.Model):
     def _heal(self):
         """One pass of the loop. Returns a short word for what happened (tests and logs read it)."""
         self.ensure_one()
+        # Approvers and managers are told by the mail queue: a healing pass never waits on a mail server.
+        if self.env.context.get("mail_notify_force_send") is not False:
+            return self.with_context(mail_notify_force_send=False)._heal()
         if not self._lock_for_healing():
             return "busy"
         self.to_process = False
@@ -151,11 +169,20 @@ class SelfHealingIncidentHealing(models.Model):
             return "watching"
         match = self.env["self_healing.matcher"].apply_match(self)[self.id]
         code, params, source = self._choose_fix(match)
+        if source == HUMAN_EVIDENCE and not code:
+            return self._alert(
+                _(
+                    "This incident was described by a person: it is shown with its match, but no signal from the "
+                    "server gives the parameters of a fix, so nothing is run automatically."
+                ),
+                match,
+                fix_steps=True,
+            )
         if not match.guardrail and not code:
             return self._alert(_("No known fault matches this incident."), match)
-        breakdown = self._confidence(match)
-        patch_class, plan, applicable_reason = self._prepare_fix(code, params)
-        decision = self._decide(match, breakdown, patch_class, source)
+        patch_class, plan, applicable_reason, diagnosis = self._prepare_fix(code, params)
+        breakdown = self._confidence(match, patch_class, diagnosis, source=source)
+        decision = self._decide(match, breakdown, patch_class, source, diagnosis)
         self.write({"confidence": breakdown.total, "decision": decision.as_dict()})
         if decision.action == policy_engine.ALERT or not patch_class:
             reason = applicable_reason or "; ".join(decision.reasons)
@@ -168,10 +195,12 @@ class SelfHealingIncidentHealing(models.Model):
                     plan=plan,
                 )
             return self._alert(reason, match, fix_steps=True)
-        attempt = self._create_attempt(match, breakdown, decision, code, params, plan, source)
+        attempt = self._create_attempt(match, breakdown, decision, code, params, plan, source, diagnosis)
         if decision.dry_run:
-            runner.run_attempt(attempt, dry_run=True)
+            result = runner.run_attempt(attempt, dry_run=True)
             self.message_post(body=_("Dry run: the fix was planned, nothing was written.\n%s", plan))
+            if result.ok and decision.autonomy == policy_engine.OBSERVE and match.guardrail:
+                match.guardrail._autonomy_outcome(autonomy_engine.PLANNED)
             return "dry_run"
         if decision.automatic:
             if not autopatch_base.watches_only(code):
@@ -184,14 +213,57 @@ class SelfHealingIncidentHealing(models.Model):
     def _choose_fix(self, match):
         """``(autopatch code, params, source)``: the guardrail's patch, else an LLM's pick if configured."""
         guardrail = match.guardrail
+        server_text = self._text_is_server_observed()
         if guardrail and guardrail.autopatch_code:
+            if not server_text:
+                params = self._server_fix_params(guardrail)
+                if params is None:
+                    return None, {}, HUMAN_EVIDENCE
+                return guardrail.autopatch_code, params, HUMAN_EVIDENCE
             return guardrail.autopatch_code, dict(match.params), "rules" if match.signal == "rules" else match.signal
+        if not server_text:
+            # An LLM reading a person's text would pick parameters from it.
+            return None, {}, HUMAN_EVIDENCE
         diagnosis = self._diagnose_with_llm(match)
         if diagnosis and diagnosis.actionable:
             # The model's own confidence, capped: its pick alone never reaches the automatic bands.
             match.match_score = min(float(diagnosis.confidence or 0.0), LLM_MATCH_CEILING)
             return diagnosis.autopatch, dict(diagnosis.params), "llm"
         return None, {}, None
+
+    def _server_occurrences(self):
+        return (
+            self.env["self_healing.occurrence"]
+            .sudo()
+            .search(
+                [("incident_id", "=", self.id), ("signal_source", "not in", HUMAN_SOURCES)],
+                order="occurred_at desc, id desc",
+                limit=SERVER_OCCURRENCES_READ,
+            )
+        )
+
+    def _text_is_server_observed(self):
+        """True when the text this incident is matched by is what the server itself logged.
+
+        A report or a hand-made incident is evidence for a human: its words never become
+        the parameters of an auto-patch.
+        """
+        if self.source in HUMAN_SOURCES:
+            return False
+        text = self.env["self_healing.matcher"]._match_text(self)
+        return any(text in (occurrence.traceback, occurrence.message) for occurrence in self._server_occurrences())
+
+    def _server_fix_params(self, guardrail):
+        """The parameters the guardrail's rules read off this incident's server signals; None when none say them."""
+        classifier = self.env["self_healing.guardrail"]._classifier()
+        for occurrence in self._server_occurrences():
+            text = occurrence.traceback or occurrence.message or ""
+            if occurrence.traceback and occurrence.message and occurrence.message not in occurrence.traceback:
+                text = f"{occurrence.message}\n{occurrence.traceback}"
+            classification = classifier.classify(text)
+            if classification.guardrail == guardrail.code:
+                return dict(classification.params)
+        return None
 
     def _diagnose_with_llm(self, match):
         get = self.env["ir.config_parameter"].sudo().get_param
@@ -236,7 +308,15 @@ class SelfHealingIncidentHealing(models.Model):
         self.match_evidence = evidence
         return diagnosis
 
-    def _confidence(self, match):
+    def _confidence(self, match, patch_class=None, diagnosis=None, source=None):
+        """The estimated probability that the fix heals this incident (engine/decide/confidence.py).
+
+        For an LLM's pick a holding diagnosis proves the patch's precondition, not that the model
+        read this incident right: it does not raise the capped match (a refuted one still zeroes it).
+        """
+        holds = diagnosis.holds if diagnosis else None
+        if source == "llm" and holds:
+            holds = None
         guardrail = match.guardrail
         versions = [v.strip() for v in (guardrail.odoo_versions or "").split(",") if v.strip()] if guardrail else []
         modules = [m.strip() for m in (guardrail.scope_modules or "").split(",") if m.strip()] if guardrail else []
@@ -248,32 +328,67 @@ class SelfHealingIncidentHealing(models.Model):
                 now=fields.Datetime.now(),
                 version_match=(release.serie in versions) if versions else None,
                 module_match=(self.module in modules) if modules and self.module else None,
-                prior_success_rate=SHIPPED_PATCH_PRIOR if guardrail and guardrail.autopatch_code else None,
+                diagnosis_holds=holds,
+                replay=_verified_by_replay(patch_class) if patch_class else None,
+                reversible=bool(patch_class.reversible) if patch_class else None,
+                rows=diagnosis.rows if diagnosis else 0,
+                files=diagnosis.files if diagnosis else 0,
             )
         )
 
     def _prepare_fix(self, code, params):
-        """``(patch class or None, plan text, reason it cannot run)``; nothing is written.
+        """``(patch class or None, plan text, reason it cannot run, Diagnosis or None)``; nothing is written.
 
-        ``params`` is narrowed in place to what the patch declares."""
+        ``params`` is narrowed in place to what the patch declares. The patch's live diagnosis
+        decides whether the fix applies at all, whatever the text match said."""
         if not code:
-            return None, "", _("The matched guardrail has no auto-patch: follow its fix steps.")
+            return None, "", _("The matched guardrail has no auto-patch: follow its fix steps."), None
         try:
             patch_class = autopatches.base.get(code)
             # The rules capture more than a patch takes (ids, values): hand it only what it declares.
             for name in [name for name in params if name not in patch_class.params]:
                 del params[name]
-            applicable, reason = runner.check(self.env, code, params, self)
-            if not applicable:
-                return None, "", reason
-            return patch_class, runner.preview(self.env, code, params, self), ""
+            patch, accepted = runner.prepare(self.env, code, params, self)
+            # Read-only, but a failing query must not abort the healing pass's transaction.
+            with self.env.cr.savepoint():
+                diagnosis = patch.diagnose(runner.patch_env(self.env), accepted)
         except AutoPatchError as exc:
-            return None, "", str(exc)
+            return None, "", str(exc), None
+        except Exception as exc:  # noqa: BLE001 - a diagnosis that crashes proves nothing: no fix
+            _logger.warning("diagnosis of %s failed for incident %s", code, self.id, exc_info=exc)
+            return None, "", _("The live diagnosis of %(code)s failed: %(error)s", code=code, error=exc), None
+        if not diagnosis.holds:
+            self.message_post(
+                body=_(
+                    "Live diagnosis by %(code)s: the claimed root cause is not there (%(reason)s). No fix is applied.",
+                    code=code,
+                    reason=diagnosis.reason or _("no reason given"),
+                )
+            )
+            return None, "", diagnosis.reason or _("The live diagnosis refuted the root cause."), diagnosis
+        try:
+            return patch_class, runner.preview(self.env, code, params, self), "", diagnosis
+        except AutoPatchError as exc:
+            return None, "", str(exc), diagnosis
 
-    def _decide(self, match, breakdown, patch_class, source):
+    def _decide(self, match, breakdown, patch_class, source, diagnosis=None):
         Policy = self.env["self_healing.policy"]
         settings = Policy._settings()
         now = fields.Datetime.now()
+        guardrail = match.guardrail
+        facts = None
+        if patch_class:
+            facts = policy_engine.FixFacts(
+                replay=_verified_by_replay(patch_class),
+                diagnosis_holds=diagnosis.holds if diagnosis else None,
+                reversible=bool(patch_class.reversible),
+                rows=diagnosis.rows if diagnosis else 0,
+                files=diagnosis.files if diagnosis else 0,
+                autonomy=guardrail.autonomy if guardrail else policy_engine.AUTO,
+                guardrail_recent_auto_fix_times=tuple(Policy._recent_auto_fix_times(now, guardrail=guardrail))
+                if guardrail
+                else (),
+            )
         scope_modules = [m for m in [self.module, *((match.guardrail.scope_modules or "").split(","))] if m]
         decision = policy_engine.decide(
             breakdown,
@@ -285,20 +400,36 @@ class SelfHealingIncidentHealing(models.Model):
             consecutive_failures=Policy._consecutive_failures(),
             now=now,
             has_autopatch=bool(patch_class),
+            fix=facts,
         )
-        if source == "llm" and decision.automatic:
+        if source == "llm" and decision.action != policy_engine.ALERT:
+            if decision.automatic:
+                decision.action = policy_engine.PROPOSE
+                decision.needs_approval = True
+            decision.reasons.append(_("The fix was chosen by an LLM: a human approves it before it runs."))
+        if source == HUMAN_EVIDENCE and decision.automatic:
             decision.action = policy_engine.PROPOSE
             decision.needs_approval = True
-            decision.reasons.append(_("The fix was chosen by an LLM: a human approves it before it runs."))
+            decision.reasons.append(
+                _(
+                    "A person described this incident: a human approves the fix, whose parameters come "
+                    "from the server's own signals."
+                )
+            )
         if decision.breaker_open:
             self._warn_managers_breaker()
         return decision
 
-    def _create_attempt(self, match, breakdown, decision, code, params, plan, source):
-        return (
-            self.env["self_healing.fix.attempt"]
-            .sudo()
-            .create(
+    def _create_attempt(self, match, breakdown, decision, code, params, plan, source, diagnosis=None):
+        Attempt = self.env["self_healing.fix.attempt"].sudo()
+        terms = dict(breakdown.as_dict(), source=source)
+        extra = {}
+        if diagnosis is not None:
+            terms["diagnosis"] = diagnosis.as_dict()
+            if "diagnosis" in Attempt._fields:
+                extra["diagnosis"] = diagnosis.as_dict()
+        return Attempt.create(
+            dict(
                 {
                     "incident_id": self.id,
                     "guardrail_id": match.guardrail.id or False,
@@ -307,13 +438,14 @@ class SelfHealingIncidentHealing(models.Model):
                     "mode": "auto" if decision.automatic else "manual",
                     "dry_run": decision.dry_run,
                     "confidence_before": breakdown.total,
-                    "confidence_terms": dict(breakdown.as_dict(), source=source),
+                    "confidence_terms": terms,
                     "decision_reasons": "\n".join(decision.reasons),
                     "plan_preview": plan,
                     "detected_at": self.first_seen if not self.regression_count else self.last_seen,
                     "odoo_version": release.version,
                     "module": self.module,
-                }
+                },
+                **extra,
             )
         )
 
@@ -339,7 +471,9 @@ class SelfHealingIncidentHealing(models.Model):
             if guardrail:
                 guardrail._learn(True, attempt.applied_at)
             attempt.confidence_after = (
-                self._confidence(self.env["self_healing.matcher"].match(self)).total
+                self._confidence(
+                    self.env["self_healing.matcher"].match(self), autopatch_base.get(attempt.autopatch_code)
+                ).total
                 if guardrail
                 else attempt.confidence_before
             )

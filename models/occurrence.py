@@ -23,6 +23,8 @@ class SelfHealingOccurrence(models.Model):
     user_id = fields.Many2one("res.users", ondelete="set null")
     request_path = fields.Char()
     extra = fields.Json(help="Source-specific facts: cron id, mail id, duration, query count.")
+    # Messages, users and URLs of one company's work: the multi-company rule hides them from the others.
+    company_id = fields.Many2one("res.company", index=True, readonly=True)
 
     _level_known = Constraint(
         "CHECK(level IN ('DEBUG','INFO','WARNING','ERROR','CRITICAL'))",

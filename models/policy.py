@@ -1,7 +1,8 @@
 import logging
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
 from ..engine.decide import policy
 
@@ -9,6 +10,7 @@ _logger = logging.getLogger(__name__)
 
 PARAM = "self_healing.%s"
 BREAKER_RESET_PARAM = PARAM % "breaker_reset_at"
+MANAGER_GROUP = "self_healing.group_self_healing_manager"
 
 
 def _csv(value):
@@ -48,21 +50,24 @@ class SelfHealingPolicy(models.AbstractModel):
             autopilot=get(PARAM % "autopilot") or defaults.autopilot,
             dry_run=get(PARAM % "dry_run") in ("True", "1", "true"),
             max_auto_fixes_per_hour=number("max_fixes_per_hour", defaults.max_auto_fixes_per_hour, int),
+            max_auto_fixes_per_hour_total=number(
+                "max_fixes_per_hour_total", defaults.max_auto_fixes_per_hour_total, int
+            ),
+            max_auto_rows=number("max_auto_rows", defaults.max_auto_rows, int),
+            max_auto_files=number("max_auto_files", defaults.max_auto_files, int),
+            max_irreversible_rows=number("max_irreversible_rows", defaults.max_irreversible_rows, int),
             breaker_failures=number("breaker_failures", defaults.breaker_failures, int),
             critical_modules=_csv(get(PARAM % "critical_modules")) or defaults.critical_modules,
             critical_models=_csv(get(PARAM % "critical_models")) or defaults.critical_models,
         )
 
     @api.model
-    def _recent_auto_fix_times(self, now):
-        attempts = (
-            self.env["self_healing.fix.attempt"]
-            .sudo()
-            .search_read(
-                [("mode", "=", "auto"), ("applied_at", ">=", now - timedelta(hours=1)), ("dry_run", "=", False)],
-                ["applied_at"],
-            )
-        )
+    def _recent_auto_fix_times(self, now, guardrail=None):
+        """When the automatic fixes of the last hour ran (of ``guardrail`` only, when given)."""
+        domain = [("mode", "=", "auto"), ("applied_at", ">=", now - timedelta(hours=1)), ("dry_run", "=", False)]
+        if guardrail is not None:
+            domain.append(("guardrail_id", "=", guardrail.id))
+        attempts = self.env["self_healing.fix.attempt"].sudo().search_read(domain, ["applied_at"])
         return [row["applied_at"] for row in attempts]
 
     @api.model
@@ -90,7 +95,10 @@ class SelfHealingPolicy(models.AbstractModel):
 
     @api.model
     def action_reset_breaker(self):
-        """Close the circuit breaker: failures before now no longer count."""
+        """Close the circuit breaker: failures before now no longer count. Managers and administrators only."""
+        # Public on an abstract model: any logged-in user can call it over RPC, so the group is checked here.
+        if not (self.env.su or self.env.user.has_group(MANAGER_GROUP) or self.env.user.has_group("base.group_system")):
+            raise AccessError(_("Only Self-Healing managers can reset the circuit breaker."))
         self.env["ir.config_parameter"].sudo().set_param(
             BREAKER_RESET_PARAM, fields.Datetime.to_string(fields.Datetime.now())
         )

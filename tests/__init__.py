@@ -30,3 +30,8 @@ from . import test_detection_standin
 from . import test_knowledge_import
 from . import test_knowledge_record_fix
 from . import test_knowledge_forum
+from . import test_notification_webhook
+from . import test_notification_digest
+from . import test_incident_workflow
+from . import test_dashboard_exactness
+from . import test_workflow_tours

@@ -52,5 +52,19 @@ class TestDashboard(HttpCase):
         self.assertIn("GR-TOUR-001", [row["name"] for row in data["top_fixed"]])
         self.assertIn(self.waiting.id, [row["id"] for row in data["alerts"]["incidents"]])
 
+    def test_reliability_table_of_this_database(self):
+        attempt = self.healed.fix_attempt_ids
+        self.assertEqual(attempt.outcome_label, "settling", "a validated fix waits for its settling window")
+        data = self.env["self_healing.dashboard"].get_dashboard_data(days=7)
+        before = data["reliability"]["labelled"]
+        attempt.confidence_before = 0.95
+        settled = self.env["self_healing.fix.attempt"]._settle_outcomes(now=fields.Datetime.now() + timedelta(days=2))
+        self.assertIn(attempt, settled)
+        reliability = self.env["self_healing.dashboard"].get_dashboard_data(days=7)["reliability"]
+        self.assertEqual(reliability["labelled"], before + 1)
+        top = [row for row in reliability["rows"] if row["low"] == 0.9]
+        self.assertTrue(top and top[0]["count"] >= 1)
+        self.assertIsNotNone(reliability["ece"])
+
     def test_user_sees_the_dashboard_in_the_browser(self):
         self.start_tour("/odoo/self-healing", "self_healing_dashboard_tour", login="admin")

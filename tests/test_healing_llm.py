@@ -6,6 +6,7 @@ from pathlib import Path
 
 from odoo.tests import tagged
 
+from ..autopatches import base as autopatch_base
 from . import autopatch_faults as faults
 from .test_healing_pipeline import PipelineCase, set_params
 
@@ -61,12 +62,20 @@ class TestHealingWithLLM(PipelineCase):
             )
         )
 
-    def test_llm_pick_without_support_is_a_suggestion_in_the_alert(self):
+    def test_llm_pick_reaches_a_human_and_is_never_applied_alone(self):
         self.script_sequence_pick()
         incident = self.ingest_unknown()
-        self.assertEqual(incident._heal(), "alert")
-        self.assertFalse(incident.fix_attempt_ids)
-        self.assertIn("The LLM suggests sequence_resync", " ".join(incident.message_ids.mapped("body")))
+        result = incident._heal()
+        if autopatch_base.get("sequence_resync").replays:
+            # Verified by a replay, the pick is worth a proposal; its capped match keeps it one.
+            self.assertEqual(result, "awaiting_approval", incident.decision)
+            self.assertEqual(incident.fix_attempt_ids.mode, "manual")
+            self.assertIn("LLM", incident.fix_attempt_ids.decision_reasons)
+        else:
+            # Unverified and only an LLM's reading: a suggestion in the alert.
+            self.assertEqual(result, "alert", incident.decision)
+            self.assertFalse(incident.fix_attempt_ids)
+            self.assertIn("The LLM suggests sequence_resync", " ".join(incident.message_ids.mapped("body")))
 
     def test_llm_pick_is_proposed_never_applied_alone(self):
         # Even with every threshold at zero, a fix only an LLM chose waits for a human.

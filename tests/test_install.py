@@ -9,7 +9,9 @@ class TestInstall(SelfHealingCase):
     def test_app_menus(self):
         root = self.env.ref("self_healing.menu_self_healing_root")
         names = set(self.env["ir.ui.menu"].search([("parent_id", "=", root.id)]).mapped("name"))
-        self.assertEqual(names, {"Dashboard", "Incidents", "Fix History", "Guardrails", "Knowledge", "Configuration"})
+        self.assertEqual(
+            names, {"Dashboard", "Incidents", "Fix History", "Guardrails", "Knowledge", "Reporting", "Configuration"}
+        )
 
     def test_views_of_every_model_load(self):
         for model in (

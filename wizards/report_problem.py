@@ -7,9 +7,13 @@ from markupsafe import Markup
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
+from ..detection.staging import MAX_MESSAGE_CHARS
 from ..engine.detect.signal import Signal
 
 TITLE_CHARS = 80
+# A report is stored and matched like a captured message, so it is held to the same size: a
+# larger text is refused with a clear message rather than cut or handed to the matcher whole.
+MAX_DESCRIPTION_CHARS = MAX_MESSAGE_CHARS
 
 
 class SelfHealingReportProblem(models.TransientModel):
@@ -17,7 +21,9 @@ class SelfHealingReportProblem(models.TransientModel):
 
     The report becomes a signal (source user_report) and is grouped at once,
     so it lands in an incident; the reporter needs no right on incidents,
-    only on this wizard.
+    only on this wizard. What the reporter writes is evidence for a human:
+    the healing loop may match it and show the match, but never takes a
+    fix's parameters from it (see ``_choose_fix`` of the healing loop).
     """
 
     _name = "self_healing.report.problem"
@@ -49,6 +55,8 @@ class SelfHealingReportProblem(models.TransientModel):
                 "reporter": self.env.user.login,
                 "page_url": self.page_url or None,
                 "title": _("Reported by a user: %s", first_line),
+                # The company the reporter was working in when it went wrong.
+                "company_id": self.env.company.id,
             },
         )
 
@@ -56,6 +64,15 @@ class SelfHealingReportProblem(models.TransientModel):
         self.ensure_one()
         if not (self.description or "").strip():
             raise UserError(_("Please describe the problem."))
+        if len(self.description) > MAX_DESCRIPTION_CHARS:
+            raise UserError(
+                _(
+                    "Your description is %(size)s characters long; at most %(limit)s are accepted. "
+                    "Please shorten it: the first and the last lines of a long log are the useful ones.",
+                    size=len(self.description),
+                    limit=MAX_DESCRIPTION_CHARS,
+                )
+            )
         result = self.env["self_healing.incident"].sudo()._ingest_signals([self._signal().to_dict()])
         incident = result.incidents[:1]
         if not incident:

@@ -1,9 +1,13 @@
-"""A JSON-RPC session with an Odoo server, as the web client has one: a login cookie and call_kw."""
+"""A JSON-RPC session with an Odoo server, as the web client has one: a login cookie and call_kw.
+
+It can also call through XML-RPC, as an integration script does (the same login, no cookie).
+"""
 
 import http.cookiejar
 import json
 import urllib.error
 import urllib.request
+import xmlrpc.client
 
 
 class RpcError(Exception):
@@ -24,6 +28,7 @@ class OdooSession:
         self.dbname = dbname
         self.timeout = timeout
         self.uid = None
+        self._password = None
         self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self._ids = 0
 
@@ -44,7 +49,17 @@ class OdooSession:
         self.uid = result.get("uid") if result else None
         if not self.uid:
             raise RpcError(f"login {login!r} refused by {self.base_url}")
+        self._password = password
         return self
+
+    def xmlrpc(self, model, method, *args, **kwargs):
+        """``execute_kw`` over XML-RPC as the logged-in user; a server fault is raised as RpcError."""
+        proxy = xmlrpc.client.ServerProxy(f"{self.base_url}/xmlrpc/2/object", allow_none=True)
+        try:
+            return proxy.execute_kw(self.dbname, self.uid, self._password, model, method, list(args), kwargs)
+        except xmlrpc.client.Fault as fault:
+            lines = (fault.faultString or "").strip().splitlines()
+            raise RpcError(lines[-1] if lines else "XML-RPC fault", {"name": "xmlrpc.client.Fault"}) from None
 
     def call(self, model, method, *args, **kwargs):
         return self._post(

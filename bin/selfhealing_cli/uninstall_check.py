@@ -6,6 +6,8 @@ import subprocess
 from .odoo_db import LOG_DIR
 
 UNINSTALL_SCRIPT = """
+# An API key as a configured installation has one: uninstalling must not leave it behind.
+env['ir.config_parameter'].set_param('self_healing.llm_api_key', 'sk-uninstall-check')
 env['ir.module.module'].search([('name', '=', 'self_healing')]).button_immediate_uninstall()
 env.cr.commit()
 """
@@ -33,6 +35,8 @@ def check_uninstall(odoo, config, cluster, dbname):
             state = cr.fetchone()[0]
             cr.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'self\\_healing\\_%'")
             leftover_tables = cr.fetchone()[0]
+            cr.execute("SELECT count(*) FROM ir_config_parameter WHERE key LIKE 'self\\_healing.%'")
+            leftover_parameters = cr.fetchone()[0]
         errors = (
             [
                 line
@@ -42,9 +46,10 @@ def check_uninstall(odoo, config, cluster, dbname):
             if log_path.exists()
             else []
         )
-        if result.returncode != 0 or state != "uninstalled" or leftover_tables or errors:
+        if result.returncode != 0 or state != "uninstalled" or leftover_tables or leftover_parameters or errors:
             print(
-                f"self-healing: uninstall check failed (state={state}, tables left={leftover_tables}); see {log_path}",
+                f"self-healing: uninstall check failed (state={state}, tables left={leftover_tables},"
+                f" system parameters left={leftover_parameters}); see {log_path}",
                 *errors,
                 result.stderr[-2000:],
                 sep="\n",

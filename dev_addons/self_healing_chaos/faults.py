@@ -113,6 +113,37 @@ def break_inheriting_view(env, parent_xmlid="base.res_partner_industry_view_form
     return view
 
 
+def import_rows_with_explicit_ids(env, table, names):
+    """Rows written by plain SQL with ids of their own, as a CSV import through psql leaves them:
+    the id sequence is not told, so its next values are taken. Returns the ids written."""
+    env.flush_all()
+    cr = env.cr
+    cr.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+    sequence = cr.fetchone()[0]
+    cr.execute(
+        SQL(
+            "SELECT greatest(coalesce((SELECT max(id) FROM %s), 0), coalesce(pg_sequence_last_value(%s::regclass), 0))",
+            SQL.identifier(table),
+            sequence,
+        )
+    )
+    top = cr.fetchone()[0]
+    ids = [top + offset for offset in range(1, len(names) + 1)]
+    for row_id, name in zip(ids, names, strict=True):
+        cr.execute(
+            SQL(
+                "INSERT INTO %s (id, name, active, create_uid, create_date, write_uid, write_date)"
+                " VALUES (%s, jsonb_build_object('en_US', %s::text), true, 1, now() at time zone 'UTC', 1,"
+                " now() at time zone 'UTC')",
+                SQL.identifier(table),
+                row_id,
+                name,
+            )
+        )
+    env.invalidate_all()
+    return ids
+
+
 # -- INVALID_FIELD_DOMAIN -----------------------------------------------------
 
 

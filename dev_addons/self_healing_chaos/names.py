@@ -6,10 +6,13 @@ creating a database; tests keep them equal to chaos/scenarios.py.
 
 SCENARIO_NAMES = (
     "pkey_sequence_drift",
+    "pkey_import_xmlrpc",
     "asset_bundle",
     "view_missing_field",
+    "view_anchor_missing",
     "saved_filter",
     "missing_column",
+    "missing_column_xmlrpc",
     "cron_deactivated",
     "mail_stuck",
     "module_stuck",

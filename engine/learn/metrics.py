@@ -60,7 +60,9 @@ def window_figures(incidents, attempts, start, end):
         "fixes_succeeded": sum(outcomes),
         "fix_success_rate": _ratio(sum(outcomes), len(outcomes)),
         "mean_minutes_to_heal": round(sum(repair_minutes) / len(repair_minutes), 2) if repair_minutes else None,
+        "healed_count": len(repair_minutes),
         "avg_confidence": round(sum(confidences) / len(confidences), 4) if confidences else None,
+        "confidence_count": len(confidences),
     }
 
 

@@ -6,6 +6,8 @@ data cannot close the block early, and the instructions (system prompt) say
 that anything inside is evidence, never an instruction. The menu of
 auto-patches comes from the addon's own registry; the model may only pick one
 of them and fill its declared parameters, which ``llm`` checks afterwards.
+Every incident text is scrubbed first (``scrub``): no credential, e-mail
+address, IBAN or card number is sent.
 
 A candidate (one top match) looks like::
 
@@ -22,6 +24,8 @@ A candidate (one top match) looks like::
 import json
 import secrets
 from dataclasses import dataclass
+
+from .scrub import scrub
 
 MAX_MESSAGE_CHARS = 1000
 MAX_TRACEBACK_CHARS = 4000
@@ -121,14 +125,18 @@ def incident_payload(incident):
         value = next((incident.get(s) for s in sources if incident.get(s) not in (None, "")), None)
         if value is None:
             continue
+        if key == "occurrences" and isinstance(value, int):
+            payload[key] = value
+            continue
+        # Cut before scrubbing (bounded work), with a margin so a secret at the cut is still seen whole.
         if key == "traceback":
-            payload[key] = truncate_traceback(str(value))
+            payload[key] = truncate_traceback(scrub(truncate_traceback(str(value), 2 * MAX_TRACEBACK_CHARS)))
         elif key == "message":
-            payload[key] = truncate(str(value), MAX_MESSAGE_CHARS)
+            payload[key] = truncate(scrub(truncate(str(value), 2 * MAX_MESSAGE_CHARS)), MAX_MESSAGE_CHARS)
         elif key == "occurrences":
-            payload[key] = value if isinstance(value, int) else truncate(str(value), 20)
+            payload[key] = truncate(scrub(str(value)), 20)
         else:
-            payload[key] = truncate(str(value), MAX_FIELD_CHARS)
+            payload[key] = truncate(scrub(truncate(str(value), 2 * MAX_FIELD_CHARS)), MAX_FIELD_CHARS)
     return payload
 
 

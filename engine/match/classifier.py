@@ -16,11 +16,19 @@ Cheap substring tests run before any regex: each pattern contributes the
 longest piece of plain text all its matches must contain, guardrails are
 indexed by those pieces, and only guardrails whose pieces occur in the
 lowercased text are evaluated.
+
+Time is linear in the text and the text is bounded: the classifier reads at
+most ``MAX_TEXT_CHARS`` (the head, where the log header and the message are,
+and the tail, where the root exception is) and at most ``MAX_LINE_CHARS`` of
+each line, so no input, however large, holds the caller for long. The
+guardrail patterns' own repeats are bounded too (bench/bench_patterns.py
+checks every shipped one).
 """
 
 import re
 from dataclasses import dataclass, field
 
+from ..detect.normalize import clean_report
 from ..library.error_classes import UNKNOWN
 from ..library.guardrails import load_library
 
@@ -33,6 +41,11 @@ MODULE_HINT = 0.5
 PATTERN_BASE = 1.0
 PATTERN_PER_CHAR = 1 / 20
 PATTERN_CHAR_CAP = 40
+
+# What the classifier reads of one text: the head and the tail, each line cut to its start.
+MAX_TEXT_CHARS = 32768
+MAX_LINE_CHARS = 2000
+_ELISION = "\n...\n"
 
 MIN_SCORE = 1.5  # below this, nothing is specific enough to answer
 TIE_MARGIN = 1.0  # a rival class this close means we cannot tell them apart
@@ -102,6 +115,16 @@ class ParsedLog:
     @property
     def root_type(self):
         return self.exception_types[0] if self.exception_types else None
+
+
+def bounded_text(text, limit=MAX_TEXT_CHARS, line_limit=MAX_LINE_CHARS):
+    """The part of ``text`` the classifier reads: head and tail up to ``limit``, lines cut to ``line_limit``."""
+    if len(text) > limit:
+        half = (limit - len(_ELISION)) // 2
+        text = text[:half] + _ELISION + text[-half:]
+    if len(text) > line_limit and any(len(line) > line_limit for line in text.split("\n")):
+        text = "\n".join(line[:line_limit] for line in text.split("\n"))
+    return text
 
 
 def parse_log(text):
@@ -403,7 +426,7 @@ class Classifier:
 
     def classify(self, text):
         """The error class of one log message with its traceback."""
-        text = text if isinstance(text, str) else str(text or "")
+        text = clean_report(bounded_text(text if isinstance(text, str) else str(text or "")))
         lower = text.lower()
         seen = {}
 

@@ -105,8 +105,3 @@ def test_database_without_the_addon_is_refused_and_kept():
 def test_chaos_unknown_scenario():
     code, _out, err = run("chaos", "--only", "pkey_sequence_drift", "--only", "meteor_strike")
     assert_one_line_error(code, err, "meteor_strike", "--only", "known: pkey_sequence_drift")
-
-
-def test_chaos_rounds_below_one():
-    code, _out, err = run("chaos", "--rounds", "0")
-    assert_one_line_error(code, err, "--rounds must be 1 or more")

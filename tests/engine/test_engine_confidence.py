@@ -10,7 +10,7 @@ from engine.decide.confidence import (
     ConfidenceWeights,
     GuardrailStats,
     LearningSettings,
-    compute_confidence,
+    baseline_confidence,
     learning_update,
     wilson_bounds,
 )
@@ -28,7 +28,7 @@ def score(match=1.0, support=1000, outcomes=(), version=True, module=True, **ext
         module_match=module,
         **extra,
     )
-    return compute_confidence(inputs)
+    return baseline_confidence(inputs)
 
 
 def successes(count, days_ago=0):
@@ -155,7 +155,7 @@ def test_naive_datetimes_are_utc():
         outcomes=[(True, naive_now - timedelta(days=30))],
         now=naive_now,
     )
-    assert compute_confidence(inputs).total == pytest.approx(
+    assert baseline_confidence(inputs).total == pytest.approx(
         score(support=5, outcomes=successes(1, days_ago=30), version=None, module=None).total
     )
 
@@ -167,7 +167,7 @@ def test_bad_weights_are_refused():
         ConfidenceWeights(wilson_z=0)
     custom = ConfidenceWeights(support=0.25, success_rate=0.45, recency=0.2, context=0.1)
     inputs = ConfidenceInputs(match_score=1.0, kb_support_count=0, now=NOW)
-    assert compute_confidence(inputs, custom).term("success_rate").weight == 0.45
+    assert baseline_confidence(inputs, custom).term("success_rate").weight == 0.45
 
 
 def test_learning_success_and_failure():

@@ -16,6 +16,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import xmlrpc.client
 
 from odoo import api
 from odoo.tests import HttpCase
@@ -141,6 +142,17 @@ class ChaosScenarioCase(HttpCase):
         kind = provocation["kind"]
         if kind == "call":
             self.json_call(provocation["model"], provocation["method"], provocation["args"], provocation["kwargs"])
+        elif kind == "xmlrpc":
+            with contextlib.suppress(xmlrpc.client.Fault):
+                self.xmlrpc_object.execute_kw(
+                    self.env.cr.dbname,
+                    self.env.ref("base.user_admin").id,
+                    "admin",
+                    provocation["model"],
+                    provocation["method"],
+                    provocation["args"],
+                    provocation["kwargs"],
+                )
         elif kind == "get":
             self.url_open(provocation["path"])
         elif kind == "cron" and self.scheduler_blocked():

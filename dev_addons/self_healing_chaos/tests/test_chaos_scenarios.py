@@ -25,6 +25,21 @@ class TestChaosScenarios(ChaosScenarioCase):
         incident = self.assert_scenario_detected("pkey_sequence_drift")
         self.assertEqual(incident.match_evidence["params"]["table"], "res_partner_category")
 
+    def test_pkey_import_by_plain_sql_met_over_xmlrpc(self):
+        self.addCleanup(faults.heal_id_sequence, self.env, scenarios.IMPORT_TABLE)
+        incident = self.assert_scenario_detected("pkey_import_xmlrpc")
+        self.assertEqual(incident.match_evidence["params"]["table"], scenarios.IMPORT_TABLE)
+        ok, reason = runner.check(self.env, "sequence_resync", {"table": scenarios.IMPORT_TABLE})
+        self.assertTrue(ok, reason)
+
+    def test_view_anchor_missing_worded_differently(self):
+        incident = self.assert_scenario_detected("view_anchor_missing")
+        self.assertIn("cannot be located in parent view", incident.sample_traceback)
+
+    def test_missing_column_met_over_xmlrpc(self):
+        incidents = self.assert_scenario_detected("missing_column_xmlrpc")
+        self.assertEqual(set(incidents.mapped(lambda i: i.match_evidence["params"]["column"])), {"bic"})
+
     def test_asset_bundle(self):
         attachment = faults.bundle_attachment(self.env, scenarios.BUNDLE)
         with open(attachment._full_path(attachment.store_fname), "rb") as handle:

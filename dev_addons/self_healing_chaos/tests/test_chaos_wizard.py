@@ -4,7 +4,6 @@ from odoo.tests import tagged
 from odoo.addons.self_healing.tests.common import SelfHealingCase
 
 from .. import names, scenarios
-from ..wizards import chaos as chaos_wizard
 from .test_chaos_common import mark_for_chaos
 
 
@@ -45,7 +44,7 @@ class TestChaosWizard(SelfHealingCase):
         self.assertEqual(
             sorted(entry["name"] for entry in catalog if entry["critical"]), ["numbering_sequence", "record_rule"]
         )
-        self.assertEqual(len(catalog), 12)
+        self.assertEqual(len(catalog), 15)
 
     def test_capture_level_follows_the_scenario_and_comes_back(self):
         mark_for_chaos(self.env)
@@ -56,15 +55,21 @@ class TestChaosWizard(SelfHealingCase):
         wizard.action_cleanup()
         self.assertEqual(get(scenarios.CAPTURE_LEVEL_PARAM), "ERROR")
 
-    def test_prepared_database_has_its_solved_cases_and_an_approver(self):
+    def test_prepared_database_is_a_fresh_install_with_the_autopilot_on(self):
         mark_for_chaos(self.env)
-        lines = chaos_wizard.KNOWLEDGE_FIXTURE.read_text(encoding="utf-8").splitlines()
-        summary = self.env["self_healing.chaos"]._prepare_chaos_database(2525, "/nonexistent", "a-password")
-        self.assertEqual((summary["created"], summary["errors"]), (len(lines), []))
-        entries = self.env["self_healing.knowledge.entry"].search([("key", "=like", "chaos-%")])
-        self.assertEqual(set(entries.mapped("embedding_state")), {"done"})
-        self.assertEqual(len(set(entries.mapped("error_class"))), 10)
-        approver = self.env["res.users"].search([("login", "=", chaos_wizard.APPROVER_LOGIN)])
-        self.assertTrue(approver.has_group("self_healing.group_self_healing_approver"))
-        self.assertFalse(approver.has_group("self_healing.group_self_healing_manager"))
+        entries_before = self.env["self_healing.knowledge.entry"].search_count([])
+        users_before = self.env["res.users"].search_count([])
+        summary = self.env["self_healing.chaos"]._prepare_chaos_database(2525, "/nonexistent")
+        self.assertEqual(summary["settings"], {"self_healing.autopilot": "auto"})
         self.assertEqual(self.env["ir.config_parameter"].get_param("self_healing.autopilot"), "auto")
+        self.assertEqual(self.env["self_healing.knowledge.entry"].search_count([]), entries_before, "nothing imported")
+        self.assertEqual(self.env["res.users"].search_count([]), users_before, "no simulated approver")
+
+    def test_scenario_settings_last_for_its_run_only(self):
+        mark_for_chaos(self.env)
+        wizard = self.env["self_healing.chaos"].with_user(self.sh_manager).create({"scenario": "serialization_failure"})
+        wizard.action_prepare()
+        get = self.env["ir.config_parameter"].sudo().get_param
+        self.assertEqual(get("self_healing.transient_window_seconds"), "20")
+        wizard.action_cleanup()
+        self.assertFalse(get("self_healing.transient_window_seconds"))

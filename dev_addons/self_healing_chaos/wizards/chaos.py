@@ -6,12 +6,10 @@ this wizard over JSON-RPC. Any other database refuses, whoever asks.
 """
 
 import logging
-from pathlib import Path
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.self_healing import compat
 from odoo.addons.self_healing.detection import installer
 from odoo.addons.self_healing.detection import settings as detection_settings
 
@@ -20,17 +18,11 @@ from .. import scenarios
 _logger = logging.getLogger(__name__)
 
 CAPTURE_DEFAULT = "ERROR"
-KNOWLEDGE_FIXTURE = Path(__file__).resolve().parents[1] / "data" / "solved_cases.jsonl"
-APPROVER_LOGIN = "chaos_approver"
-# What this database's settings differ in from a fresh install, and why.
+# What this database's settings differ in from a fresh install: only what an administrator who
+# wants healing sets on day one. No solved cases are imported and nobody approves for the run.
 CHAOS_SETTINGS = {
-    # A fresh install only suggests; a database that runs the chaos lets the policy act.
+    # A fresh install only suggests; the administrator turns the autopilot on.
     "self_healing.autopilot": "auto",
-    # A run heals a dozen faults within minutes: the hourly limit (5) would turn the last ones into proposals.
-    "self_healing.max_fixes_per_hour": "100",
-    # Each concurrency fault is provoked once: a 20-second quiet window (30 minutes by default) is
-    # enough to tell it stopped, and keeps the run short.
-    "self_healing.transient_window_seconds": "20",
 }
 
 
@@ -105,7 +97,11 @@ class SelfHealingChaos(models.TransientModel):
         """Set what the scenario needs before its first round (the capture level), in a request of its own."""
         self.ensure_one()
         self._check_chaos_allowed()
-        self._set_capture_level(scenarios.get(self.scenario).capture_level or CAPTURE_DEFAULT)
+        scenario = scenarios.get(self.scenario)
+        self._set_capture_level(scenario.capture_level or CAPTURE_DEFAULT)
+        params = self.env["ir.config_parameter"].sudo()
+        for key, value in scenario.settings.items():
+            params.set_param(key, value)
         return True
 
     def action_run_cron(self):
@@ -125,6 +121,9 @@ class SelfHealingChaos(models.TransientModel):
         scenario = scenarios.get(self.scenario)
         if scenario.cleanup and self.facts:
             scenario.cleanup(self.env(su=True), self.facts)
+        params = self.env["ir.config_parameter"].sudo()
+        for key in scenario.settings:
+            params.set_param(key, False)
         self._set_capture_level(CAPTURE_DEFAULT)
         return True
 
@@ -140,16 +139,17 @@ class SelfHealingChaos(models.TransientModel):
     # ------------------------------------------------------------------ set-up (the chaos command, not RPC)
 
     @api.model
-    def _prepare_chaos_database(self, smtp_port, addons_path, approver_password):
-        """Settings, an SMTP server record, an approver and the solved cases of the chaos database.
+    def _prepare_chaos_database(self, smtp_port, addons_path):
+        """The autopilot on, and the run's resources (the local SMTP server, the addons folder).
 
-        Returns the knowledge import summary. Called once by the chaos command
-        on the database it created and marked, before Odoo serves it.
+        Returns the settings it changed. Called once by the chaos command on the database it
+        created and marked, before Odoo serves it.
         """
         self._check_chaos_allowed()
         params = self.env["ir.config_parameter"].sudo()
         for key, value in CHAOS_SETTINGS.items():
             params.set_param(key, value)
+        # The outgoing mail server a real database has; the mail scenarios make it refuse for a moment.
         server = (
             self.env["ir.mail_server"]
             .sudo()
@@ -166,32 +166,7 @@ class SelfHealingChaos(models.TransientModel):
         )
         params.set_param(scenarios.MAIL_SERVER_PARAM, str(server.id))
         params.set_param(scenarios.ADDONS_PATH_PARAM, addons_path)
-        self.env["res.users"].sudo().with_context(no_reset_password=True).create(
-            {
-                "name": "Chaos Approver",
-                "login": APPROVER_LOGIN,
-                "password": approver_password,
-                "email": "approver@example.com",
-                compat.USER_GROUPS_FIELD: [
-                    (
-                        6,
-                        0,
-                        [
-                            self.env.ref("base.group_user").id,
-                            self.env.ref("self_healing.group_self_healing_approver").id,
-                        ],
-                    )
-                ],
-            }
-        )
-        Entry = self.env["self_healing.knowledge.entry"].sudo()
-        summary = Entry._import_knowledge_file(KNOWLEDGE_FIXTURE.read_bytes(), filename=KNOWLEDGE_FIXTURE.name)
-        # Embedded now rather than by the hourly job: the first scenario already needs the vectors.
-        for _batch in range(100):
-            if not Entry._cron_embed(batch_size=500)["remaining"]:
-                break
-        summary.pop("entry_ids", None)
-        return summary
+        return {"settings": dict(CHAOS_SETTINGS)}
 
     # ------------------------------------------------------------------ the customer's job (numbering scenario)
 

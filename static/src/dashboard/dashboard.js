@@ -3,7 +3,6 @@
 import { Component, onWillStart, useState } from "@odoo/owl";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
-import { _t } from "@web/core/l10n/translation";
 
 export class SelfHealingDashboard extends Component {
     static template = "self_healing.Dashboard";
@@ -13,18 +12,54 @@ export class SelfHealingDashboard extends Component {
         this.orm = useService("orm");
         this.action = useService("action");
         this.state = useState({ days: 7, data: null });
+        this.requestId = 0;
         onWillStart(() => this.load());
     }
 
     async load() {
-        this.state.data = await this.orm.call("self_healing.dashboard", "get_dashboard_data", [], {
+        // Switching periods quickly must not let an older, slower answer overwrite a newer one.
+        const requestId = ++this.requestId;
+        const data = await this.orm.call("self_healing.dashboard", "get_dashboard_data", [], {
             days: this.state.days,
         });
+        if (requestId === this.requestId) {
+            this.state.data = data;
+        }
     }
 
     async setDays(days) {
         this.state.days = days;
         await this.load();
+    }
+
+    /** The records a figure counts, as the server defined them; null when the figure opens nothing. */
+    target(key) {
+        return (this.state.data && this.state.data.targets[key]) || null;
+    }
+
+    cardClass(key) {
+        return this.target(key) ? "o_sh_clickable" : "";
+    }
+
+    open(target) {
+        if (!target) {
+            return;
+        }
+        this.action.doAction({
+            type: "ir.actions.act_window",
+            name: target.name,
+            res_model: target.model,
+            views: [
+                [false, "list"],
+                [false, "form"],
+            ],
+            domain: target.domain,
+            context: { active_test: true },
+        });
+    }
+
+    openKey(key) {
+        this.open(this.target(key));
     }
 
     percent(value) {
@@ -39,20 +74,10 @@ export class SelfHealingDashboard extends Component {
         return delta === 0 ? "" : `${delta > 0 ? "↑" : "↓"}${Math.abs(delta)}`;
     }
 
-    openIncidents(domain, name) {
+    openRecord(model, id) {
         this.action.doAction({
             type: "ir.actions.act_window",
-            name: name || _t("Incidents"),
-            res_model: "self_healing.incident",
-            views: [[false, "list"], [false, "form"]],
-            domain,
-        });
-    }
-
-    openIncident(id) {
-        this.action.doAction({
-            type: "ir.actions.act_window",
-            res_model: "self_healing.incident",
+            res_model: model,
             res_id: id,
             views: [[false, "form"]],
         });

@@ -1,0 +1,103 @@
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+
+from ..autopatches import base as autopatch_base
+from ..engine.decide import autonomy as autonomy_engine
+
+SETTLING_PARAM = "self_healing.settling_window_seconds"
+# A day: long enough for the nightly jobs and a working day of users to meet the fault again.
+DEFAULT_SETTLING_SECONDS = 24 * 3600
+OUTCOME_LABELS = [("settling", "Settling"), ("healed", "Healed"), ("failed", "Failed")]
+
+
+class SelfHealingFixAttemptOutcome(models.Model):
+    """What happened after a fix, labelled by the database, not by a human.
+
+    Healed: validated, and the incident's fingerprint did not come back within the settling
+    window. Failed: the fix failed or was rolled back, or the fault came back inside the window.
+    Each label moves the guardrail's autonomy ladder and its track record.
+    """
+
+    _inherit = "self_healing.fix.attempt"
+
+    outcome_label = fields.Selection(
+        OUTCOME_LABELS,
+        string="Outcome Label",
+        readonly=True,
+        copy=False,
+        index=True,
+        help="Settling: validated, waiting to see whether the fault comes back. Healed: it did not within "
+        "the settling window. Failed: the fix failed, was rolled back, or the fault recurred.",
+    )
+    outcome_labelled_at = fields.Datetime(readonly=True, copy=False)
+    outcome_reason = fields.Text(readonly=True, copy=False)
+    recurred = fields.Boolean(readonly=True, copy=False, help="The fault came back inside the settling window.")
+
+    def _set_state(self, target, **values):
+        result = super()._set_state(target, **values)
+        for attempt in self.filtered(lambda record: not record.dry_run):
+            if target == "validated" and not autopatch_base.watches_only(attempt.autopatch_code):
+                # The settling window runs from the moment the fix was proven.
+                attempt.write({"outcome_label": "settling", "healed_at": attempt.healed_at or fields.Datetime.now()})
+            elif target in ("failed", "rolled_back"):
+                event = autonomy_engine.ROLLED_BACK if target == "rolled_back" else autonomy_engine.FAILED
+                attempt._label_failed(event, attempt.outcome or attempt.error or "")
+        return result
+
+    def _label_failed(self, event, reason):
+        now = fields.Datetime.now()
+        for attempt in self:
+            was_validated = attempt.outcome_label in ("settling", "healed")
+            attempt.write({"outcome_label": "failed", "outcome_labelled_at": now, "outcome_reason": reason})
+            guardrail = attempt.guardrail_id
+            if not guardrail:
+                continue
+            if was_validated:
+                # It counted as a success when it validated; the track record learns the failure now.
+                guardrail._learn(False, now, reason=reason)
+            guardrail._autonomy_outcome(event, detail=(reason or "").splitlines()[0][:160] if reason else "")
+
+    @api.model
+    def _settling_window(self):
+        value = self.env["ir.config_parameter"].sudo().get_param(SETTLING_PARAM)
+        try:
+            seconds = int(value) if value else DEFAULT_SETTLING_SECONDS
+        except ValueError:
+            seconds = DEFAULT_SETTLING_SECONDS
+        return timedelta(seconds=max(0, seconds))
+
+    @api.model
+    def _settle_outcomes(self, now=None):
+        """Label healed every validated fix whose settling window passed without the fault; returns them."""
+        now = now or fields.Datetime.now()
+        settled = self.sudo().search(
+            [
+                ("outcome_label", "=", "settling"),
+                ("state", "=", "validated"),
+                ("healed_at", "<=", now - self._settling_window()),
+            ]
+        )
+        for attempt in settled:
+            attempt.write({"outcome_label": "healed", "outcome_labelled_at": now})
+            attempt.guardrail_id._autonomy_outcome(autonomy_engine.HEALED)
+        return settled
+
+    @api.model
+    def _check_recurrence(self, incidents):
+        """``incidents`` got new occurrences: a validated fix still settling whose fault came back failed."""
+        settling = self.sudo().search([("incident_id", "in", incidents.ids), ("outcome_label", "=", "settling")])
+        Occurrence = self.env["self_healing.occurrence"].sudo()
+        recurred = self.browse()
+        for attempt in settling:
+            came_back = Occurrence.search_count(
+                [("incident_id", "=", attempt.incident_id.id), ("occurred_at", ">", attempt.healed_at)]
+            )
+            if came_back:
+                attempt.recurred = True
+                attempt._label_failed(
+                    autonomy_engine.RECURRED,
+                    _("%(count)s new occurrence(s) after the fix", count=came_back),
+                )
+                recurred |= attempt
+        return recurred
