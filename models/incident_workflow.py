@@ -276,6 +276,7 @@ class SelfHealingIncidentWorkflow(models.Model):
         self.search([("state", "=", "ignored"), ("snooze_mode", "!=", False)])._check_snooze_conditions()
 
     def action_open_snooze(self):
+        self._check_approver()
         return {
             "type": "ir.actions.act_window",
             "name": _("Snooze"),
@@ -313,7 +314,9 @@ class SelfHealingIncidentWorkflow(models.Model):
 
     def action_merge(self):
         """Merge the selected incidents into the one seen most often (the oldest on a tie)."""
-        incidents = self.filtered("active")
+        self._check_approver()
+        # Counts and dates are server-recorded fields: once the right is checked, the move writes them.
+        incidents = self.sudo().filtered("active")
         if len(incidents) < 2:
             raise UserError(_("Select at least two incidents to merge."))
         target = incidents.sorted(lambda incident: (-incident.occurrence_count, incident.first_seen, incident.id))[0]
@@ -365,8 +368,9 @@ class SelfHealingIncidentWorkflow(models.Model):
 
     def action_unmerge(self):
         """Give a merged incident back its occurrences and its own life."""
+        self._check_approver()
         Occurrence = self.env["self_healing.occurrence"].sudo()
-        for source in self.with_context(active_test=False).filtered("merged_into_id"):
+        for source in self.sudo().with_context(active_test=False).filtered("merged_into_id"):
             target = source.merged_into_id
             moved = Occurrence.search([("origin_incident_id", "=", source.id), ("incident_id", "!=", source.id)])
             holders = moved.incident_id

@@ -197,6 +197,8 @@ class SelfHealingWebhook(models.Model):
 
     def action_send_test(self):
         """Send a test event now, so the form shows at once whether the receiver accepts it."""
+        # Reached by RPC on a bare id: the right is checked here, not by reading a field.
+        self.check_access("write")
         self.ensure_one()
         event = payloads.Event(
             kind="new_incident",
@@ -224,6 +226,7 @@ class SelfHealingWebhook(models.Model):
         return delivery.action_open()
 
     def action_view_deliveries(self):
+        self.check_access("read")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("self_healing.self_healing_webhook_delivery_action")
         action["domain"] = [("webhook_id", "=", self.id)]

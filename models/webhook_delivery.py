@@ -163,12 +163,14 @@ class SelfHealingWebhookDelivery(models.Model):
     # ------------------------------------------------------------------ buttons
 
     def action_retry_now(self):
+        self.check_access("write")
         for delivery in self.filtered(lambda record: record.state in ("retrying", "failed")):
             delivery.write({"state": "retrying", "next_try_at": fields.Datetime.now()})
         self.env.ref("self_healing.ir_cron_webhook_deliver").sudo()._trigger()
         return True
 
     def action_open(self):
+        self.check_access("read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

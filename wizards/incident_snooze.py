@@ -23,6 +23,7 @@ class SelfHealingIncidentSnooze(models.TransientModel):
         return values
 
     def action_apply(self):
+        self.env["self_healing.incident"]._check_approver()
         self.ensure_one()
         self.incident_ids._snooze(self.mode, until=self.until, count=self.count, rate_count=self.rate_count)
         return {"type": "ir.actions.act_window_close"}

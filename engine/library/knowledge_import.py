@@ -310,19 +310,8 @@ class ShippedCase:
         return hashlib.sha1(data.encode()).hexdigest()
 
 
-# What a shipped case carries; a local edit of any of these is kept.
-SHIPPED_COMPARED = (
-    "title",
-    "problem",
-    "solution",
-    "url",
-    "odoo_versions",
-    "tags",
-    "source",
-    "error_class",
-    "guardrail",
-    "confirmed_by",
-)
+# What a shipped case carries besides its key; a local edit of any of these is kept.
+SHIPPED_COMPARED = tuple(name for name in FIELDS if name != "key")
 
 
 def load_shipped(directory=None, classes=None):
