@@ -22,6 +22,13 @@ SERIES = release.major_version  # "18.0", "19.0": the same spelling as the guard
 # res.users -> res.groups: ``groups_id`` in 18.0, ``group_ids`` in 19.0 (same table, renamed field).
 USER_GROUPS_FIELD = "group_ids" if ODOO_MAJOR >= 19 else "groups_id"
 
+# The names the ORM never exposes over RPC (``_*`` and ``init``): 19.0 moved the pattern to odoo.orm.
+if ODOO_MAJOR >= 19:
+    from odoo.orm.utils import regex_private
+else:
+    from odoo.models import regex_private
+PRIVATE_METHOD_RE = regex_private
+
 
 def group_members(groups):
     """Users holding ``groups``, directly or through an implying group.

@@ -12,12 +12,12 @@ import json
 import xmlrpc.client
 
 from odoo.exceptions import AccessError
-from odoo.models import regex_private
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
 
+from ..compat import PRIVATE_METHOD_RE
 from ..engine.library import knowledge_import
 from . import autopatch_faults as faults
 from .common import GROUP_APPROVER, GROUP_MANAGER, GROUP_USER, SelfHealingCase
@@ -128,7 +128,7 @@ def addon_public_methods(registry):
             module = getattr(klass, "__module__", "") or ""
             owned = module == ADDON_MODULE or module.startswith(ADDON_MODULE + ".")
             for attribute, value in vars(klass).items():
-                if not callable(value) or regex_private.match(attribute):
+                if not callable(value) or PRIVATE_METHOD_RE.match(attribute):
                     continue
                 (ours if owned else foreign).add(attribute)
         # Overrides of Odoo's own methods (create, write, default_get...) are covered by the rights.
