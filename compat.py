@@ -30,6 +30,15 @@ else:
 PRIVATE_METHOD_RE = regex_private
 
 
+def xmlrpc_access_error_code():
+    """The XML-RPC fault code of an AccessError: base's controller in 18.0, the ``rpc`` addon's in 19.0."""
+    if ODOO_MAJOR >= 19:
+        from odoo.addons.rpc.controllers.xmlrpc import RPC_FAULT_CODE_ACCESS_ERROR
+    else:
+        from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
+    return RPC_FAULT_CODE_ACCESS_ERROR
+
+
 def group_members(groups):
     """Users holding ``groups``, directly or through an implying group.
 

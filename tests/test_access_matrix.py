@@ -15,9 +15,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
-
-from ..compat import PRIVATE_METHOD_RE
+from ..compat import PRIVATE_METHOD_RE, xmlrpc_access_error_code
 from ..engine.library import knowledge_import
 from . import autopatch_faults as faults
 from .common import GROUP_APPROVER, GROUP_MANAGER, GROUP_USER, SelfHealingCase
@@ -343,7 +341,7 @@ class TestAccessOverRpc(HttpCase):
             mute_logger("odoo.http", "odoo.addons.base.models.ir_model"),
         ):
             self.xmlrpc(persona, model, method, *args, **kwargs)
-        self.assertEqual(caught.exception.faultCode, RPC_FAULT_CODE_ACCESS_ERROR, caught.exception.faultString)
+        self.assertEqual(caught.exception.faultCode, xmlrpc_access_error_code(), caught.exception.faultString)
 
     def jsonrpc(self, persona, model, method, args, kwargs=None):
         """The decoded JSON-RPC answer of /web/dataset/call_kw, as the web client gets it."""
