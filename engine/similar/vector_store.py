@@ -18,6 +18,7 @@ import re
 import threading
 
 import numpy
+from psycopg2 import sql
 
 BACKENDS = ("auto", "pgvector", "pgvector_exact", "numpy")
 
@@ -48,6 +49,12 @@ def _quoted(identifier):
     if not _IDENTIFIER.match(identifier or ""):
         raise ValueError(f"not a plain SQL identifier: {identifier!r}")
     return '"%s"' % identifier
+
+
+def _identifier(name):
+    """``name`` as an SQL identifier, refused unless it is a plain one (to_regclass gets ``_quoted``)."""
+    _quoted(name)
+    return sql.Identifier(name)
 
 
 def _array_column(column):
@@ -146,48 +153,56 @@ def ensure_vector_column(cr, table, column, dimension, index=True, create_extens
     will use by default: ``'pgvector'`` or ``'numpy'``.
     """
     dimension = int(dimension)
-    quoted_table, quoted_column = _quoted(table), _quoted(column)
-    quoted_array = _quoted(_array_column(column))
+    quoted_table, quoted_column = _identifier(table), _identifier(column)
+    quoted_array = _identifier(_array_column(column))
     layout = _layout(cr, table, column)
     # Altering takes an exclusive lock on the table even when nothing changes:
     # only alter what is missing.
     if not layout.has_array:
-        cr.execute(f"ALTER TABLE {quoted_table} ADD COLUMN {quoted_array} float8[]")
+        cr.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} float8[]").format(quoted_table, quoted_array))
     if not pgvector_available(cr, create_extension=create_extension):
         return "numpy"
     layout = _layout(cr, table, column)
     if layout.has_vector and layout.vector_dimension != dimension:
         # Vectors of another size come from another model: they cannot be
         # compared with the new ones, so the mirror (and its index) goes.
-        cr.execute(f"ALTER TABLE {quoted_table} DROP COLUMN {quoted_column}")
+        cr.execute(sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(quoted_table, quoted_column))
         layout.has_vector = False
     if not layout.has_vector:
-        cr.execute(f"ALTER TABLE {quoted_table} ADD COLUMN {quoted_column} vector({dimension})")
         cr.execute(
-            f"UPDATE {quoted_table} SET {quoted_column} = {quoted_array}::vector({dimension}) "
-            f"WHERE cardinality({quoted_array}) = %s",
+            sql.SQL("ALTER TABLE {} ADD COLUMN {} vector({})").format(
+                quoted_table, quoted_column, sql.Literal(dimension)
+            )
+        )
+        cr.execute(
+            sql.SQL(
+                "UPDATE {table} SET {vector} = {array}::vector({dimension}) WHERE cardinality({array}) = %s"
+            ).format(table=quoted_table, vector=quoted_column, array=quoted_array, dimension=sql.Literal(dimension)),
             (dimension,),
         )
     if index and dimension <= HNSW_MAX_DIMENSION:
-        index_name = _quoted(f"{table}_{column}_hnsw"[:63])
+        index_name = _identifier(f"{table}_{column}_hnsw"[:63])
         cr.execute(
-            f"CREATE INDEX IF NOT EXISTS {index_name} ON {quoted_table} "
-            f"USING hnsw ({quoted_column} vector_cosine_ops) WITH ({HNSW_OPTIONS})"
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({} vector_cosine_ops) WITH ({})").format(
+                index_name, quoted_table, quoted_column, sql.SQL(HNSW_OPTIONS)
+            )
         )
     return "pgvector"
 
 
 def write_vectors(cr, table, rows, column="embedding"):
     """Store ``(id, vector)`` pairs in the array column and, if present, the vector column."""
-    quoted_table, quoted_column = _quoted(table), _quoted(column)
-    quoted_array = _quoted(_array_column(column))
+    quoted_table, quoted_column = _identifier(table), _identifier(column)
+    quoted_array = _identifier(_array_column(column))
     layout = _layout(cr, table, column)
     if not layout.has_array:
         raise ValueError(f"{table}.{_array_column(column)} is missing: call ensure_vector_column first")
     if layout.has_vector:
-        assignments = f"{quoted_array} = new.components::float8[], {quoted_column} = new.vector::vector"
+        assignments = sql.SQL("{} = new.components::float8[], {} = new.vector::vector").format(
+            quoted_array, quoted_column
+        )
     else:
-        assignments = f"{quoted_array} = new.components::float8[]"
+        assignments = sql.SQL("{} = new.components::float8[]").format(quoted_array)
     rows = list(rows)
     for start in range(0, len(rows), _WRITE_BATCH):
         values = []
@@ -197,20 +212,22 @@ def write_vectors(cr, table, rows, column="embedding"):
             # empty there and the array keeps it for the exact search.
             fits = layout.vector_dimension in (None, len(vector))
             values.extend((int(record_id), "{" + components + "}", "[" + components + "]" if fits else None))
-        placeholders = ", ".join(["(%s, %s, %s)"] * (len(values) // 3))
+        placeholders = sql.SQL(", ").join([sql.SQL("(%s, %s, %s)")] * (len(values) // 3))
         cr.execute(
-            f"UPDATE {quoted_table} AS target SET {assignments} "
-            f"FROM (VALUES {placeholders}) AS new (id, components, vector) WHERE target.id = new.id",
+            sql.SQL(
+                "UPDATE {} AS target SET {} FROM (VALUES {}) AS new (id, components, vector) WHERE target.id = new.id"
+            ).format(quoted_table, assignments, placeholders),
             values,
         )
 
 
 def missing_vectors(cr, table, dimension, column="embedding"):
     """Ids of rows without an embedding of ``dimension`` (to embed or re-embed)."""
-    quoted_array = _quoted(_array_column(column))
+    quoted_array = _identifier(_array_column(column))
     cr.execute(
-        f"SELECT id FROM {_quoted(table)} WHERE {quoted_array} IS NULL "
-        f"OR cardinality({quoted_array}) <> %s ORDER BY id",
+        sql.SQL("SELECT id FROM {table} WHERE {array} IS NULL OR cardinality({array}) <> %s ORDER BY id").format(
+            table=_identifier(table), array=quoted_array
+        ),
         (int(dimension),),
     )
     return [row[0] for row in cr.fetchall()]
@@ -264,21 +281,22 @@ def knn(
 
 
 def _pgvector_knn(cr, table, column, layout, query, k, where_sql, params, backend, ef_search):
-    quoted_column = _quoted(column)
+    quoted_column = _identifier(column)
     ef_search = ef_search or (DEFAULT_FILTERED_EF_SEARCH if where_sql else DEFAULT_EF_SEARCH)
     ef_search = min(max(int(ef_search), k), 1000)
-    settings = [f"SET LOCAL hnsw.ef_search = {ef_search}"]
+    settings = [sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search))]
     if where_sql and layout.iterative_scan():
         # Without it a selective filter can leave fewer than k of the
         # ef_search candidates; strict order keeps results exactly ranked.
-        settings.append("SET LOCAL hnsw.iterative_scan = strict_order")
+        settings.append(sql.SQL("SET LOCAL hnsw.iterative_scan = strict_order"))
     if backend == "pgvector_exact":
-        settings.append("SET LOCAL enable_indexscan = off")
-    filter_sql = f" AND ({where_sql})" if where_sql else ""
-    select = (
-        f"SELECT id, {quoted_column} <=> %s::vector AS distance FROM {_quoted(table)} "
-        f"WHERE {quoted_column} IS NOT NULL{filter_sql} ORDER BY distance LIMIT %s"
-    )
+        settings.append(sql.SQL("SET LOCAL enable_indexscan = off"))
+    # where_sql is the caller's fragment (its own %s placeholders), documented as trusted SQL.
+    filter_sql = sql.SQL(" AND ({})").format(sql.SQL(where_sql)) if where_sql else sql.SQL("")
+    select = sql.SQL(
+        "SELECT id, {column} <=> %s::vector AS distance FROM {table} "
+        "WHERE {column} IS NOT NULL{filter} ORDER BY distance LIMIT %s"
+    ).format(column=quoted_column, table=_identifier(table), filter=filter_sql)
     # SET LOCAL lasts until the transaction ends: a savepoint rolled back right
     # after the read gives the caller its own settings back. In autocommit, a
     # short transaction of our own does the same.
@@ -291,7 +309,7 @@ def _pgvector_knn(cr, table, column, layout, query, k, where_sql, params, backen
             "ROLLBACK TO SAVEPOINT self_healing_knn; RELEASE SAVEPOINT self_healing_knn",
         )
     )
-    statement = "; ".join([opening, *settings, select])
+    statement = sql.SQL("; ").join([sql.SQL(opening), *settings, select])
     try:
         cr.execute(statement, (_vector_literal(query), *params, k))
         rows = cr.fetchall()
@@ -338,14 +356,17 @@ def _data_version(cr, table, column):
     # the count, so the pair moves with the data (a sum, unlike a max, also
     # sees a transaction with an older id committing late). It reads the
     # narrow heap only: the arrays themselves stay in TOAST.
-    quoted_array = _quoted(_array_column(column))
-    cr.execute(f"SELECT count(*), sum(xmin::text::bigint) FROM {_quoted(table)} WHERE {quoted_array} IS NOT NULL")
+    cr.execute(
+        sql.SQL("SELECT count(*), sum(xmin::text::bigint) FROM {} WHERE {} IS NOT NULL").format(
+            _identifier(table), _identifier(_array_column(column))
+        )
+    )
     return tuple(cr.fetchone())
 
 
 def _read_vectors(cr, table, column, dimension, ids):
     """``(ids, row_versions, rows, valid)`` for the given ids, read in chunks."""
-    quoted_array = _quoted(_array_column(column))
+    quoted_array = _identifier(_array_column(column))
     found_ids, found_versions, blocks, valid = [], [], [], []
     expected_length = _ARRAY_HEADER_BYTES + _ARRAY_ELEMENT.itemsize * dimension
     empty_row = numpy.zeros(dimension, dtype=_ARRAY_ELEMENT)
@@ -353,8 +374,10 @@ def _read_vectors(cr, table, column, dimension, ids):
         # PostgreSQL's binary array form, read with one numpy call per chunk,
         # is far faster than a Python float per component (or parsing text).
         cr.execute(
-            f"SELECT id, xmin::text::bigint, array_send({quoted_array}::float4[]) FROM {_quoted(table)} "
-            f"WHERE id = ANY(%s) AND {quoted_array} IS NOT NULL ORDER BY id",
+            sql.SQL(
+                "SELECT id, xmin::text::bigint, array_send({array}::float4[]) FROM {table} "
+                "WHERE id = ANY(%s) AND {array} IS NOT NULL ORDER BY id"
+            ).format(array=quoted_array, table=_identifier(table)),
             ([int(record_id) for record_id in ids[start : start + _LOAD_CHUNK]],),
         )
         for record_id, row_version, blob in cr.fetchall():
@@ -380,8 +403,11 @@ def _read_vectors(cr, table, column, dimension, ids):
 
 def _refreshed(cr, table, column, dimension, version, previous):
     """The matrix at ``version``, re-reading only rows added or changed since ``previous``."""
-    quoted_array = _quoted(_array_column(column))
-    cr.execute(f"SELECT id, xmin::text::bigint FROM {_quoted(table)} WHERE {quoted_array} IS NOT NULL ORDER BY id")
+    cr.execute(
+        sql.SQL("SELECT id, xmin::text::bigint FROM {} WHERE {} IS NOT NULL ORDER BY id").format(
+            _identifier(table), _identifier(_array_column(column))
+        )
+    )
     listing = numpy.asarray(cr.fetchall(), dtype=numpy.int64).reshape(-1, 2)
     ids, row_versions = listing[:, 0].copy(), listing[:, 1].copy()
     rows = numpy.zeros((len(ids), dimension), dtype=numpy.float32)
@@ -423,7 +449,9 @@ def _numpy_knn(cr, table, column, query, k, where_sql, params, version):
     scores = numpy.einsum("ij,j->i", matrix.rows, (query / norm).astype(numpy.float32))
     usable = matrix.valid
     if where_sql:
-        cr.execute(f"SELECT id FROM {_quoted(table)} WHERE ({where_sql})", tuple(params))
+        cr.execute(
+            sql.SQL("SELECT id FROM {} WHERE ({})").format(_identifier(table), sql.SQL(where_sql)), tuple(params)
+        )
         allowed = numpy.fromiter((row[0] for row in cr.fetchall()), dtype=numpy.int64)
         usable = usable & numpy.isin(matrix.ids, allowed)
     scores = numpy.where(usable, scores, -numpy.inf)
