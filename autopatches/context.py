@@ -194,11 +194,10 @@ def _writer_alive(entry):
     if entry.get("host") != socket.gethostname():
         return True  # another host's entry in a shared data directory: that host recovers it
     try:
-        os.kill(int(entry["pid"]), 0)
+        with contextlib.suppress(PermissionError):  # refused: the process exists, under another user
+            os.kill(int(entry["pid"]), 0)
     except (ProcessLookupError, ValueError, TypeError, KeyError):
         return False
-    except PermissionError:
-        pass
     started = entry.get("started")
     return started is None or _process_start(entry["pid"]) == started
 
@@ -299,7 +298,8 @@ class PatchContext:
 
     # -- writes --------------------------------------------------------------
 
-    def write(self, records, vals, method="orm"):
+    # The context is no model: its write/create/unlink call the ORM's on records, there is no super to call.
+    def write(self, records, vals, method="orm"):  # pylint: disable=method-required-super
         """Write column fields of ``records``; a rollback puts the stored column values back.
 
         ``method="sql"`` writes the columns directly, skipping ORM overrides
@@ -364,7 +364,8 @@ class PatchContext:
         records.invalidate_recordset(list(vals))
         records.modified(list(vals))
 
-    def create(self, model_name, vals_list):
+    # No model here either (see write): nothing to call super on.
+    def create(self, model_name, vals_list):  # pylint: disable=method-required-super
         self.check_model(model_name)
         records = self.env[model_name].create(vals_list)
         self.env.flush_all()
@@ -382,7 +383,8 @@ class PatchContext:
         )
         return records
 
-    def unlink(self, records, purge_corrupt_files=False):
+    # No model here either (see write): nothing to call super on.
+    def unlink(self, records, purge_corrupt_files=False):  # pylint: disable=method-required-super
         """Delete rows that nothing else points to, keeping the rows (and attachment files) to put back.
 
         For attachments, ``purge_corrupt_files`` also removes stored files whose

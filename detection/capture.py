@@ -16,6 +16,7 @@ counted as dropped.
 """
 
 import collections
+import contextlib
 import linecache
 import logging
 import os
@@ -220,11 +221,8 @@ class BufferedCaptureHandler(logging.Handler):
             if queued >= self._wake_at and not self._wake.is_set():
                 self._wake.set()
         except Exception:  # a detector never raises into the code it observes
-            try:
-                with self._counter_lock:
-                    self._emit_errors += 1
-            except Exception:
-                pass
+            with contextlib.suppress(Exception), self._counter_lock:
+                self._emit_errors += 1
 
     def _entry(self, record):
         """The minimum copied on the logging thread; the rest happens in the flusher."""
@@ -285,21 +283,17 @@ class BufferedCaptureHandler(logging.Handler):
         while True:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            try:
+            with contextlib.suppress(Exception):  # keep the only consumer alive whatever happens
                 self._drain()
-            except Exception:  # keep the only consumer alive whatever happens
-                pass
             if self._stopping and not self._queue:
                 return
 
     def _drain(self):
         while self._queue:
             batch = []
-            try:
+            with contextlib.suppress(IndexError):  # the queue ran out before the batch was full
                 while len(batch) < self.batch_size:
                     batch.append(self._queue.popleft())
-            except IndexError:
-                pass
             if batch:
                 with self._counter_lock:
                     self._queued_chars -= sum(entry[-1] for entry in batch)
@@ -424,10 +418,8 @@ class BufferedCaptureHandler(logging.Handler):
 
 def _reset_handlers_after_fork():
     for handler in list(_live_handlers):
-        try:
+        with contextlib.suppress(Exception):
             handler._after_fork_in_child()
-        except Exception:
-            pass
 
 
 if hasattr(os, "register_at_fork"):
@@ -469,8 +461,6 @@ def uninstall(timeout=5.0):
         for handler in handlers:
             root.removeHandler(handler)
     for handler in handlers:
-        try:
+        with contextlib.suppress(Exception):
             handler.close(timeout)
-        except Exception:
-            pass
     return len(handlers)

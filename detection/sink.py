@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 
 import psycopg2
 import psycopg2.errors
+from psycopg2 import sql
 
 from . import cron_wake, staging, standin
 from . import settings as detection_settings
@@ -130,7 +131,7 @@ class StagingSink:
         pending_modules = ()
         try:
             with direct_cursor(dbname) as cr:
-                cr.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}", log_exceptions=False)
+                cr.execute("SET LOCAL statement_timeout = %s", [STATEMENT_TIMEOUT_MS], log_exceptions=False)
                 if state is None or now - state.checked_at >= self.recheck_seconds:
                     state = self._inspect(cr, dbname, now)
                 if not state.installed:
@@ -246,11 +247,20 @@ class StagingSink:
             datetime.now(timezone.utc).replace(tzinfo=None),
             *(counters[name] for name in STAT_COLUMNS),
         ]
-        updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns[2:])
+        updates = sql.SQL(", ").join(
+            sql.SQL("{name} = EXCLUDED.{name}").format(name=sql.Identifier(name)) for name in columns[2:]
+        )
         cr.execute(
-            f"INSERT INTO {STATS_TABLE} ({', '.join(columns)}, create_date, write_date) "
-            f"VALUES ({', '.join(['%s'] * len(columns))}, now() at time zone 'UTC', now() at time zone 'UTC') "
-            f"ON CONFLICT (host, pid) DO UPDATE SET {updates}, write_date = EXCLUDED.write_date",
+            sql.SQL(
+                "INSERT INTO {table} ({columns}, create_date, write_date) "
+                "VALUES ({values}, now() at time zone 'UTC', now() at time zone 'UTC') "
+                "ON CONFLICT (host, pid) DO UPDATE SET {updates}, write_date = EXCLUDED.write_date"
+            ).format(
+                table=sql.Identifier(STATS_TABLE),
+                columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                values=sql.SQL(", ").join([sql.Placeholder()] * len(columns)),
+                updates=updates,
+            ),
             values,
             log_exceptions=False,
         )

@@ -8,6 +8,8 @@ character would otherwise fail the whole batch.
 
 import json
 
+from psycopg2 import sql
+
 from ..engine.detect.signal import as_utc
 
 TABLE = "self_healing_signal"
@@ -16,7 +18,7 @@ MAX_MESSAGE_CHARS = 20000
 MAX_TRACEBACK_CHARS = 100000
 MAX_EXTRA_CHARS = 20000
 
-_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, now() at time zone 'UTC', now() at time zone 'UTC')"
+_ROW = sql.SQL("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, now() at time zone 'UTC', now() at time zone 'UTC')")
 
 
 def clip_text(text, limit):
@@ -82,7 +84,9 @@ def insert_statement(signals, clean=clean_text):
     params = []
     for signal in signals:
         params.extend(row_values(signal, clean))
-    query = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}, create_date, write_date) VALUES " + ", ".join(
-        [_ROW] * len(signals)
+    query = sql.SQL("INSERT INTO {} ({}, create_date, write_date) VALUES {}").format(
+        sql.Identifier(TABLE),
+        sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+        sql.SQL(", ").join([_ROW] * len(signals)),
     )
     return query, params

@@ -243,6 +243,8 @@ def run_jobs(dbname, signature=None):
     thread.dbname = dbname
     started = time.monotonic()
     db = sql_db.db_connect(dbname)
+    # This thread is the cron worker here, on cursors of its own with no request around them:
+    # it commits where a worker would (the disabled invalid-commit checks below).
     lock_cr = db.cursor()
     cr = db.cursor()
     try:
@@ -252,7 +254,7 @@ def run_jobs(dbname, signature=None):
         with changes:
             # Committed at once, so that a job rolled back later keeps it for the session.
             cr.execute("SET lock_timeout = %s", [LOCK_TIMEOUT], log_exceptions=False)
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
             env = api.Environment(cr, SUPERUSER_ID, {})
             pending = pending_modules(cr)
             if not pending:
@@ -260,14 +262,14 @@ def run_jobs(dbname, signature=None):
                 processing = env.ref(PROCESSING_JOB, raise_if_not_found=False)
                 if processing:
                     processing._trigger()
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit
                 _logger.info("Self-Healing: the scheduler runs the jobs of %s again; no stand-in needed", dbname)
                 return {"unblocked": True}
             outcome = {
                 "processed": _run_job(env, lock_cr, PROCESSING_JOB, _process),
                 "healed": _run_job(env, lock_cr, HEALING_JOB, _heal),
             }
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
         _logger.info(
             "Self-Healing stood in for the scheduler of %s (pending: %s): processing job: %s signal(s), "
             "healing job: %s incident(s), in %.2f s",
@@ -283,7 +285,7 @@ def run_jobs(dbname, signature=None):
             # The connection goes back to Odoo's pool: without the stand-in's lock timeout.
             cr.rollback()
             cr.execute("RESET lock_timeout", log_exceptions=False)
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
         finally:
             cr.close()
             lock_cr.rollback()

@@ -1,5 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
+from odoo.tools import SQL
 
 from ..compat import Constraint
 from ..detection import installer
@@ -56,17 +57,23 @@ class SelfHealingCaptureStat(models.Model):
     @api.model
     def _purge_stale(self, days):
         self.env.cr.execute(
-            f"DELETE FROM {self._table} WHERE updated_at < (now() at time zone 'UTC') - make_interval(days => %s)",
-            [days],
+            SQL(
+                "DELETE FROM %s WHERE updated_at < (now() at time zone 'UTC') - make_interval(days => %s)",
+                SQL.identifier(self._table),
+                days,
+            )
         )
 
     @api.model
     def _totals(self):
         """Sums over the processes that wrote in the last day: what the settings page shows."""
         self.env.cr.execute(
-            f"""SELECT COALESCE(SUM(captured), 0), COALESCE(SUM(dropped), 0), COALESCE(SUM(staged), 0),
+            SQL(
+                """SELECT COALESCE(SUM(captured), 0), COALESCE(SUM(dropped), 0), COALESCE(SUM(staged), 0),
                        COALESCE(SUM(sink_lost), 0), COALESCE(SUM(no_database + not_installed), 0), count(*)
-                  FROM {self._table} WHERE updated_at >= (now() at time zone 'UTC') - interval '1 day'"""
+                  FROM %s WHERE updated_at >= (now() at time zone 'UTC') - interval '1 day'""",
+                SQL.identifier(self._table),
+            )
         )
         captured, dropped, staged, lost, skipped, processes = self.env.cr.fetchone()
         return {

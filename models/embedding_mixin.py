@@ -1,6 +1,7 @@
 import logging
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from ..engine.similar import embed as embed_engine
 from ..engine.similar import vector_store
@@ -69,9 +70,9 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
             return
         cr = self.env.cr
         # Owned by the column, the sequence goes away with the table when the addon is uninstalled.
-        sequence = f'"{self._table}_embedding_version_seq"'
-        cr.execute(f"CREATE SEQUENCE IF NOT EXISTS {sequence}")
-        cr.execute(f'ALTER SEQUENCE {sequence} OWNED BY "{self._table}".embedding_version')
+        sequence = SQL.identifier(self._embedding_version_sequence())
+        cr.execute(SQL("CREATE SEQUENCE IF NOT EXISTS %s", sequence))
+        cr.execute(SQL("ALTER SEQUENCE %s OWNED BY %s", sequence, SQL.identifier(self._table, "embedding_version")))
         try:
             dimension = known_dimension(self._embedding_provider())
         except ValueError:  # unusable settings: the cron will say so
@@ -117,6 +118,10 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
     def _embedding_signature(self):
         return provider_signature(self._embedding_provider())
 
+    @api.model
+    def _embedding_version_sequence(self):
+        return f"{self._table}_embedding_version_seq"
+
     def _embedding_text(self):
         """The text a record is found by; models override it."""
         self.ensure_one()
@@ -130,17 +135,21 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
         """Put back in the queue the vectors of another provider, and failed ones due for a retry."""
         self.flush_model()
         condition = (
-            "embedding_state = 'failed'"
+            SQL("embedding_state = 'failed'")
             if failed_too
-            else (
-                "embedding_state = 'failed' AND write_date < (now() at time zone 'UTC')"
-                f" - interval '{RETRY_FAILED_AFTER}'"
+            else SQL(
+                "embedding_state = 'failed' AND write_date < (now() at time zone 'UTC') - %s::interval",
+                RETRY_FAILED_AFTER,
             )
         )
         self.env.cr.execute(
-            f"""UPDATE "{self._table}" SET embedding_state = 'todo', embedding_error = NULL
-                 WHERE ({condition}) OR (embedding_state = 'done' AND embedding_model IS DISTINCT FROM %s)""",
-            (self._embedding_signature(),),
+            SQL(
+                """UPDATE %s SET embedding_state = 'todo', embedding_error = NULL
+                 WHERE (%s) OR (embedding_state = 'done' AND embedding_model IS DISTINCT FROM %s)""",
+                SQL.identifier(self._table),
+                condition,
+                self._embedding_signature(),
+            )
         )
         if self.env.cr.rowcount:
             self.invalidate_model(["embedding_state", "embedding_error"])
@@ -180,7 +189,7 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
         cr.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._table,))
         vector_store.ensure_vector_column(cr, self._table, COLUMN, dimension)
         vector_store.write_vectors(cr, self._table, zip(records.ids, vectors), column=COLUMN)
-        cr.execute(f"""SELECT nextval('"{self._table}_embedding_version_seq"')""")
+        cr.execute(SQL("SELECT nextval(%s::regclass)", SQL.identifier(self._embedding_version_sequence()).code))
         version = cr.fetchone()[0]
         records.write(
             {
@@ -228,7 +237,7 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
         # The exact search keeps its matrix while no batch of vectors is written
         # (one index lookup instead of a scan); rows deleted or filtered out
         # since then are dropped by the where clause.
-        cr.execute(f'SELECT max(embedding_version) FROM "{self._table}"')
+        cr.execute(SQL("SELECT max(embedding_version) FROM %s", SQL.identifier(self._table)))
         version = cr.fetchone()[0]
         rows = vector_store.knn(
             cr,

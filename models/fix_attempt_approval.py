@@ -12,12 +12,13 @@ class SelfHealingFixAttemptReview(models.Model):
     _inherit = ["self_healing.fix.attempt", "self_healing.approval.mixin"]
 
     def _approve(self, note=None, plan_digest=None):
-        super()._approve(note, plan_digest=plan_digest)
+        result = super()._approve(note, plan_digest=plan_digest)
         self._close_reviews(True, note)
         self._run_approved()
+        return result
 
     def _reject(self, note=None):
-        super()._reject(note)
+        result = super()._reject(note)
         self._close_reviews(False, note)
         for attempt in self:
             incident = attempt.incident_id
@@ -25,6 +26,7 @@ class SelfHealingFixAttemptReview(models.Model):
                 incident._set_state(
                     "escalated", _("Fix rejected by %(user)s: %(note)s", user=self.env.user.name, note=note or "")
                 )
+        return result
 
     def _run_approved(self):
         """Run the approved fixes of incidents waiting for them, and move each incident on."""

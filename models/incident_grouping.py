@@ -7,6 +7,7 @@ import psycopg2.errors
 from markupsafe import Markup, escape
 
 from odoo import _, api, models
+from odoo.tools import SQL
 
 import odoo.addons
 
@@ -301,13 +302,20 @@ class SelfHealingIncident(models.Model):
         self.ensure_one()
         self.flush_recordset(["occurrence_count", "first_seen", "last_seen", "sample_traceback"])
         self.env.cr.execute(
-            f"""UPDATE {self._table}
+            SQL(
+                """UPDATE %s
                    SET occurrence_count = occurrence_count + %s,
                        first_seen = LEAST(first_seen, %s),
                        last_seen = GREATEST(last_seen, %s),
                        sample_traceback = COALESCE(NULLIF(sample_traceback, ''), %s)
                  WHERE id = %s""",
-            [count, first, last, sample or None, self.id],
+                SQL.identifier(self._table),
+                count,
+                first,
+                last,
+                sample or None,
+                self.id,
+            )
         )
         self.invalidate_recordset(["occurrence_count", "first_seen", "last_seen", "sample_traceback"])
 
@@ -316,8 +324,12 @@ class SelfHealingIncident(models.Model):
         self.ensure_one()
         self.flush_recordset(["merged_new_count"])
         self.env.cr.execute(
-            f"UPDATE {self._table} SET merged_new_count = COALESCE(merged_new_count, 0) + %s WHERE id = %s",
-            [count, self.id],
+            SQL(
+                "UPDATE %s SET merged_new_count = COALESCE(merged_new_count, 0) + %s WHERE id = %s",
+                SQL.identifier(self._table),
+                count,
+                self.id,
+            )
         )
         self.invalidate_recordset(["merged_new_count"])
 

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from .. import compat
 from ..engine.decide import rate
@@ -121,10 +122,15 @@ class SelfHealingIncidentWorkflow(models.Model):
             raise UserError(_("Search the traceback with 'contains'."))
         # The sample is the first traceback; an occurrence's own may differ in its values and lines.
         self.env["self_healing.occurrence"].flush_model(["traceback", "message", "incident_id"])
+        # The domain's =ilike/=like are ILIKE/LIKE on the value as given (no added wildcards).
+        sql_operator = SQL("ILIKE") if operator in ("ilike", "=ilike") else SQL("LIKE")
         self.env.cr.execute(
-            f"""SELECT DISTINCT incident_id FROM self_healing_occurrence
-                 WHERE traceback {operator} %(pattern)s OR message {operator} %(pattern)s""",
-            {"pattern": f"%{value}%" if operator in ("ilike", "like") else value},
+            SQL(
+                """SELECT DISTINCT incident_id FROM self_healing_occurrence
+                 WHERE traceback %(operator)s %(pattern)s OR message %(operator)s %(pattern)s""",
+                operator=sql_operator,
+                pattern=f"%{value}%" if operator in ("ilike", "like") else value,
+            )
         )
         ids = [row[0] for row in self.env.cr.fetchall()]
         return ["|", ("sample_traceback", operator, value), ("id", "in", ids)]

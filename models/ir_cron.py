@@ -23,7 +23,7 @@ class IrCron(models.Model):
         return super(IrCron, self.with_context(self_healing_cron_job=job))._update_failure_count(job, status)
 
     def _notify_admin(self, message):
-        super()._notify_admin(message)
+        result = super()._notify_admin(message)
         job = self.env.context.get("self_healing_cron_job") or {}
         name = job.get("cron_name") or ""
         signal = Signal(
@@ -47,6 +47,7 @@ class IrCron(models.Model):
                 self.env["self_healing.signal"]._trigger_processing()
         except Exception:  # a detector never breaks the code it watches
             _logger.exception("Self-Healing could not report the deactivation of cron %s", job.get("id"))
+        return result
 
     # --- scan: jobs that failed on their last runs --------------------------------------
 

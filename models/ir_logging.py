@@ -34,7 +34,8 @@ class IrLogging(models.Model):
             # First run: look back one day rather than through years of history.
             self.env.cr.execute(
                 "SELECT COALESCE(MAX(id), 0) FROM ir_logging"
-                f" WHERE create_date < (now() at time zone 'UTC') - interval '{FIRST_SCAN_LOOKBACK}'"
+                " WHERE create_date < (now() at time zone 'UTC') - %s::interval",
+                [FIRST_SCAN_LOOKBACK],
             )
             watermark = self.env.cr.fetchone()[0]
         watermark = int(watermark)

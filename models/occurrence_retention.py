@@ -1,4 +1,5 @@
 from odoo import api, models
+from odoo.tools import SQL
 
 from .. import compat
 from ..detection import settings as detection_settings
@@ -17,37 +18,42 @@ class SelfHealingOccurrence(models.Model):
         The newest occurrence of an incident always stays, however old, so
         every incident keeps one example.
         """
-        conditions, params = [], []
+        conditions = []
         if keep_count:
-            conditions.append("rank > %s")
-            params.append(keep_count)
+            conditions.append(SQL("rank > %s", keep_count))
         if keep_days:
-            conditions.append("(rank > 1 AND occurred_at < (now() at time zone 'UTC') - make_interval(days => %s))")
-            params.append(keep_days)
+            conditions.append(
+                SQL("(rank > 1 AND occurred_at < (now() at time zone 'UTC') - make_interval(days => %s))", keep_days)
+            )
         if not conditions:
-            return None, []
-        query = f"""
+            return None
+        return SQL(
+            """
             SELECT id FROM (
                 SELECT id, occurred_at,
                        row_number() OVER (PARTITION BY incident_id ORDER BY occurred_at DESC, id DESC) AS rank
-                  FROM {self._table}
+                  FROM %s
             ) ranked
-            WHERE {" OR ".join(conditions)}"""
-        return query, params
+            WHERE %s""",
+            SQL.identifier(self._table),
+            SQL(" OR ").join(conditions),
+        )
 
     @api.model
     def _enforce_retention(self, batch_size=BATCH_SIZE):
         """Delete one batch of occurrences past the retention settings; returns (deleted, remaining)."""
         settings = detection_settings.read(self.env.cr)
-        query, params = self._retention_candidates_sql(settings.occurrence_keep_count, settings.occurrence_keep_days)
+        query = self._retention_candidates_sql(settings.occurrence_keep_count, settings.occurrence_keep_days)
         if query is None:
             return 0, 0
         self.flush_model()
-        self.env.cr.execute(f"SELECT count(*) FROM ({query}) candidates", params)
+        self.env.cr.execute(SQL("SELECT count(*) FROM (%s) candidates", query))
         total = self.env.cr.fetchone()[0]
         if not total:
             return 0, 0
-        self.env.cr.execute(f"DELETE FROM {self._table} WHERE id IN ({query} LIMIT %s)", [*params, batch_size])
+        self.env.cr.execute(
+            SQL("DELETE FROM %s WHERE id IN (%s LIMIT %s)", SQL.identifier(self._table), query, batch_size)
+        )
         deleted = self.env.cr.rowcount
         self.invalidate_model()
         return deleted, max(total - deleted, 0)

@@ -30,6 +30,7 @@ class ResConfigSettings(models.TransientModel):
             settings.self_healing_capture_lost = totals["lost"]
 
     def set_values(self):
-        super().set_values()
+        result = super().set_values()
         # Other processes pick the change up within a minute (their sink re-reads it).
         installer.apply_database_settings(self.env.cr.dbname, detection_settings.read(self.env.cr))
+        return result

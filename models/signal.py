@@ -1,6 +1,7 @@
 import logging
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from .. import compat
 from ..detection import installer, staging
@@ -67,10 +68,13 @@ class SelfHealingSignal(models.Model):
     @api.model
     def _take_batch(self, limit):
         self.env.cr.execute(
-            f"""SELECT id, source, level, logger, message, traceback, dbname, uid, request_path,
+            SQL(
+                """SELECT id, source, level, logger, message, traceback, dbname, uid, request_path,
                        COALESCE(occurred_at, create_date, now() at time zone 'UTC'), extra
-                  FROM {self._table} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
-            [limit],
+                  FROM %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                SQL.identifier(self._table),
+                limit,
+            )
         )
         rows = self.env.cr.fetchall()
         names = (
@@ -96,7 +100,7 @@ class SelfHealingSignal(models.Model):
             return 0
         ids = [row.pop("id") for row in rows]
         self.env["self_healing.incident"].sudo()._ingest_signals(rows)
-        self.env.cr.execute(f"DELETE FROM {self._table} WHERE id = ANY(%s)", [ids])
+        self.env.cr.execute(SQL("DELETE FROM %s WHERE id = ANY(%s)", SQL.identifier(self._table), ids))
         return len(ids)
 
     @api.model
@@ -111,7 +115,7 @@ class SelfHealingSignal(models.Model):
 
     @api.model
     def _pending_count(self):
-        self.env.cr.execute(f"SELECT count(*) FROM {self._table}")
+        self.env.cr.execute(SQL("SELECT count(*) FROM %s", SQL.identifier(self._table)))
         return self.env.cr.fetchone()[0]
 
     @api.model

@@ -24,7 +24,7 @@ FIXED_VERSION = f"{major_version}.2.1.0"  # the series of the Odoo running the t
 
 @tagged("post_install", "-at_install")
 class TestManifestFix(SelfHealingCase):
-    def read(self, path):
+    def read_bytes(self, path):
         with open(path, "rb") as handle:
             return handle.read()
 
@@ -42,13 +42,13 @@ class TestManifestFix(SelfHealingCase):
                 with self.assertRaisesRegex(ValueError, f"Module {MODULE}: invalid manifest"):
                     compat.load_manifest(MODULE, module_dir)
             plan = runner.preview(self.env, "manifest_fix", {"module": MODULE})
-            self.assertEqual(self.read(path), BROKEN.encode(), "planning must not touch the file")
+            self.assertEqual(self.read_bytes(path), BROKEN.encode(), "planning must not touch the file")
             self.assertIn(f'+    "version": "{FIXED_VERSION}",', plan)
 
             attempt = faults.make_attempt(self.env, "manifest_fix", {"module": MODULE})
             result = runner.run_attempt(attempt)
             self.assertTrue(result.ok, attempt.outcome)
-            fixed = self.read(path).decode()
+            fixed = self.read_bytes(path).decode()
             self.assertEqual(
                 fixed,
                 BROKEN.replace("17.0.2.1.0", FIXED_VERSION).replace(
@@ -61,7 +61,7 @@ class TestManifestFix(SelfHealingCase):
             self.assertEqual((backup.kind, backup.operation), ("file", "file"))
 
             attempt.with_user(self.sh_manager).action_rollback()
-            self.assertEqual(self.read(path), BROKEN.encode())
+            self.assertEqual(self.read_bytes(path), BROKEN.encode())
 
     def test_missing_license_only(self):
         text = "{'name': 'Chaos', 'version': '1.0', 'depends': ['base']}\n"
@@ -104,7 +104,7 @@ class TestManifestFix(SelfHealingCase):
                 self.assertIn("has an incompatible version, setting installable=False", detail)
             else:
                 self.assertIn("Odoo's loader refuses", detail)
-            self.assertEqual(self.read(path), BROKEN.encode(), "the replay only reads")
+            self.assertEqual(self.read_bytes(path), BROKEN.encode(), "the replay only reads")
 
             attempt = faults.make_attempt(self.env, "manifest_fix", {"module": MODULE})
             self.assertTrue(runner.run_attempt(attempt).ok, attempt.outcome)
@@ -130,4 +130,4 @@ class TestManifestFix(SelfHealingCase):
             runner.run_attempt(attempt)
             self.assertEqual(attempt.state, "failed")
             self.assertIn("live diagnosis refutes", attempt.outcome)
-            self.assertEqual(self.read(f"{module_dir}/__manifest__.py"), text.encode())
+            self.assertEqual(self.read_bytes(f"{module_dir}/__manifest__.py"), text.encode())

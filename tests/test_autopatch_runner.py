@@ -365,7 +365,7 @@ class TestAutopatchExactlyOnce(SelfHealingCase):
             type(self).applies += 1
             type(self).entered.set()
             type(self).release.wait(20)
-            super().apply(ctx)
+            return super().apply(ctx)
 
     def test_two_workers_one_apply(self):
         registry = self.registry

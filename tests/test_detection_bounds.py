@@ -30,6 +30,7 @@ class _HeldSink:
 @tagged("post_install", "-at_install")
 class TestCaptureBounds(unittest.TestCase):
     def setUp(self):
+        super().setUp()
         self.sink = _HeldSink()
         self.handler = capture.BufferedCaptureHandler(
             self.sink, capacity=10000, batch_size=1, flush_interval=0.05, ignore_prefix=None

@@ -50,6 +50,7 @@ class TestDetectionCapture(unittest.TestCase):
     """The live capture's installation and routing, in this process and in a freshly started one."""
 
     def setUp(self):
+        super().setUp()
         self.dbname = get_db_name()
         use_live_capture(self, self.dbname)
 

@@ -18,6 +18,7 @@ class TestDetectionCron(unittest.TestCase):
     """Scheduled actions run by Odoo's own cron machinery, with real commits as in a cron worker."""
 
     def setUp(self):
+        super().setUp()
         self.dbname = get_db_name()
         use_live_capture(self, self.dbname)
 

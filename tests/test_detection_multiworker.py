@@ -9,6 +9,7 @@ forks a replacement. Then no PostgreSQL socket may be open in both the master
 and the new worker (``/proc/<pid>/fd``), and the master's signal is staged.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -100,6 +101,7 @@ def _wait(check, timeout, interval=0.2):
 @tagged("post_install", "-at_install")
 class TestPreforkMaster(unittest.TestCase):
     def setUp(self):
+        super().setUp()
         self.dbname = get_db_name()
         use_live_capture(self, self.dbname)
         self.logfile = Path(tempfile.mkdtemp(prefix="self_healing_prefork_")) / "server.log"
@@ -131,10 +133,8 @@ class TestPreforkMaster(unittest.TestCase):
 
     def _stop(self):
         for pid, _cmdline in _children(self.server.pid):
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGCONT)
-            except OSError:
-                pass
         self.server.terminate()
         try:
             self.server.wait(30)
@@ -153,10 +153,8 @@ class TestPreforkMaster(unittest.TestCase):
             time.sleep(2)
         texts = []
         for path in (self.logfile, self.logfile.with_name("output.txt")):
-            try:
+            with contextlib.suppress(OSError):
                 texts.append(path.read_text()[-3000:])
-            except OSError:
-                pass
         return f"exit code {self.server.poll()}\n" + "\n".join(texts)
 
     def _staged_timeout(self, pid):

@@ -32,19 +32,16 @@ class ReplayedSequenceResync(SequenceResync):
         # An insert draws from the sequence even when rolled back: put it back where the fix left it,
         # or the fix's rollback would see a sequence that moved on.
         before = sequence_state(cr, ctx.params["table"])
-        try:
-            with cr.savepoint():
-                cr.execute(
-                    SQL(
-                        "INSERT INTO %s (name) VALUES (%s) RETURNING id",
-                        SQL.identifier(ctx.params["table"]),
-                        '{"en_US": "replayed"}',
-                    )
+        with contextlib.suppress(_UndoReplay), cr.savepoint():
+            cr.execute(
+                SQL(
+                    "INSERT INTO %s (name) VALUES (%s) RETURNING id",
+                    SQL.identifier(ctx.params["table"]),
+                    '{"en_US": "replayed"}',
                 )
-                replayed = cr.fetchone()[0]
-                raise _UndoReplay
-        except _UndoReplay:
-            pass
+            )
+            replayed = cr.fetchone()[0]
+            raise _UndoReplay
         cr.execute("SELECT setval(%s::regclass, %s, true)", [before["sequence"], before["last_value"]])
         return True, f"{detail}; the replayed insert got id {replayed}"
 

@@ -61,10 +61,8 @@ class FrameClassifier:
 
     def classify(self, path):
         """(module, module-relative path) for an addon file, ('', path) for evaluated record code, else None."""
-        try:
+        if path in self._cache:
             return self._cache[path]
-        except KeyError:
-            pass
         result = self._classify(path)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()

@@ -45,16 +45,15 @@ _ARRAY_ELEMENT = numpy.dtype([("length", ">i4"), ("value", ">f4")])
 _CACHE_SIZE = 8
 
 
-def _quoted(identifier):
+def _plain(identifier):
+    """``identifier`` itself, refused unless it is a plain SQL identifier."""
     if not _IDENTIFIER.match(identifier or ""):
         raise ValueError(f"not a plain SQL identifier: {identifier!r}")
-    return '"%s"' % identifier
+    return identifier
 
 
-def _identifier(name):
-    """``name`` as an SQL identifier, refused unless it is a plain one (to_regclass gets ``_quoted``)."""
-    _quoted(name)
-    return sql.Identifier(name)
+def _quoted(identifier):
+    return '"%s"' % _plain(identifier)
 
 
 def _array_column(column):
@@ -153,8 +152,9 @@ def ensure_vector_column(cr, table, column, dimension, index=True, create_extens
     will use by default: ``'pgvector'`` or ``'numpy'``.
     """
     dimension = int(dimension)
-    quoted_table, quoted_column = _identifier(table), _identifier(column)
-    quoted_array = _identifier(_array_column(column))
+    quoted_table = sql.Identifier(_plain(table))
+    quoted_column = sql.Identifier(_plain(column))
+    quoted_array = sql.Identifier(_plain(_array_column(column)))
     layout = _layout(cr, table, column)
     # Altering takes an exclusive lock on the table even when nothing changes:
     # only alter what is missing.
@@ -181,7 +181,7 @@ def ensure_vector_column(cr, table, column, dimension, index=True, create_extens
             (dimension,),
         )
     if index and dimension <= HNSW_MAX_DIMENSION:
-        index_name = _identifier(f"{table}_{column}_hnsw"[:63])
+        index_name = sql.Identifier(_plain(f"{table}_{column}_hnsw"[:63]))
         cr.execute(
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({} vector_cosine_ops) WITH ({})").format(
                 index_name, quoted_table, quoted_column, sql.SQL(HNSW_OPTIONS)
@@ -192,8 +192,9 @@ def ensure_vector_column(cr, table, column, dimension, index=True, create_extens
 
 def write_vectors(cr, table, rows, column="embedding"):
     """Store ``(id, vector)`` pairs in the array column and, if present, the vector column."""
-    quoted_table, quoted_column = _identifier(table), _identifier(column)
-    quoted_array = _identifier(_array_column(column))
+    quoted_table = sql.Identifier(_plain(table))
+    quoted_column = sql.Identifier(_plain(column))
+    quoted_array = sql.Identifier(_plain(_array_column(column)))
     layout = _layout(cr, table, column)
     if not layout.has_array:
         raise ValueError(f"{table}.{_array_column(column)} is missing: call ensure_vector_column first")
@@ -223,10 +224,10 @@ def write_vectors(cr, table, rows, column="embedding"):
 
 def missing_vectors(cr, table, dimension, column="embedding"):
     """Ids of rows without an embedding of ``dimension`` (to embed or re-embed)."""
-    quoted_array = _identifier(_array_column(column))
+    quoted_array = sql.Identifier(_plain(_array_column(column)))
     cr.execute(
         sql.SQL("SELECT id FROM {table} WHERE {array} IS NULL OR cardinality({array}) <> %s ORDER BY id").format(
-            table=_identifier(table), array=quoted_array
+            table=sql.Identifier(_plain(table)), array=quoted_array
         ),
         (int(dimension),),
     )
@@ -281,7 +282,7 @@ def knn(
 
 
 def _pgvector_knn(cr, table, column, layout, query, k, where_sql, params, backend, ef_search):
-    quoted_column = _identifier(column)
+    quoted_column = sql.Identifier(_plain(column))
     ef_search = ef_search or (DEFAULT_FILTERED_EF_SEARCH if where_sql else DEFAULT_EF_SEARCH)
     ef_search = min(max(int(ef_search), k), 1000)
     settings = [sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search))]
@@ -296,7 +297,7 @@ def _pgvector_knn(cr, table, column, layout, query, k, where_sql, params, backen
     select = sql.SQL(
         "SELECT id, {column} <=> %s::vector AS distance FROM {table} "
         "WHERE {column} IS NOT NULL{filter} ORDER BY distance LIMIT %s"
-    ).format(column=quoted_column, table=_identifier(table), filter=filter_sql)
+    ).format(column=quoted_column, table=sql.Identifier(_plain(table)), filter=filter_sql)
     # SET LOCAL lasts until the transaction ends: a savepoint rolled back right
     # after the read gives the caller its own settings back. In autocommit, a
     # short transaction of our own does the same.
@@ -358,7 +359,7 @@ def _data_version(cr, table, column):
     # narrow heap only: the arrays themselves stay in TOAST.
     cr.execute(
         sql.SQL("SELECT count(*), sum(xmin::text::bigint) FROM {} WHERE {} IS NOT NULL").format(
-            _identifier(table), _identifier(_array_column(column))
+            sql.Identifier(_plain(table)), sql.Identifier(_plain(_array_column(column)))
         )
     )
     return tuple(cr.fetchone())
@@ -366,7 +367,7 @@ def _data_version(cr, table, column):
 
 def _read_vectors(cr, table, column, dimension, ids):
     """``(ids, row_versions, rows, valid)`` for the given ids, read in chunks."""
-    quoted_array = _identifier(_array_column(column))
+    quoted_array = sql.Identifier(_plain(_array_column(column)))
     found_ids, found_versions, blocks, valid = [], [], [], []
     expected_length = _ARRAY_HEADER_BYTES + _ARRAY_ELEMENT.itemsize * dimension
     empty_row = numpy.zeros(dimension, dtype=_ARRAY_ELEMENT)
@@ -377,7 +378,7 @@ def _read_vectors(cr, table, column, dimension, ids):
             sql.SQL(
                 "SELECT id, xmin::text::bigint, array_send({array}::float4[]) FROM {table} "
                 "WHERE id = ANY(%s) AND {array} IS NOT NULL ORDER BY id"
-            ).format(array=quoted_array, table=_identifier(table)),
+            ).format(array=quoted_array, table=sql.Identifier(_plain(table))),
             ([int(record_id) for record_id in ids[start : start + _LOAD_CHUNK]],),
         )
         for record_id, row_version, blob in cr.fetchall():
@@ -405,7 +406,7 @@ def _refreshed(cr, table, column, dimension, version, previous):
     """The matrix at ``version``, re-reading only rows added or changed since ``previous``."""
     cr.execute(
         sql.SQL("SELECT id, xmin::text::bigint FROM {} WHERE {} IS NOT NULL ORDER BY id").format(
-            _identifier(table), _identifier(_array_column(column))
+            sql.Identifier(_plain(table)), sql.Identifier(_plain(_array_column(column)))
         )
     )
     listing = numpy.asarray(cr.fetchall(), dtype=numpy.int64).reshape(-1, 2)
@@ -450,7 +451,8 @@ def _numpy_knn(cr, table, column, query, k, where_sql, params, version):
     usable = matrix.valid
     if where_sql:
         cr.execute(
-            sql.SQL("SELECT id FROM {} WHERE ({})").format(_identifier(table), sql.SQL(where_sql)), tuple(params)
+            sql.SQL("SELECT id FROM {} WHERE ({})").format(sql.Identifier(_plain(table)), sql.SQL(where_sql)),
+            tuple(params),
         )
         allowed = numpy.fromiter((row[0] for row in cr.fetchall()), dtype=numpy.int64)
         usable = usable & numpy.isin(matrix.ids, allowed)

@@ -58,8 +58,6 @@ class TestChaosScenarios(ChaosScenarioCase):
         self.assertIn(
             'Field "x_self_healing_ghost" does not exist in model "res.partner.industry"', incident.sample_traceback
         )
-        from odoo.addons.self_healing.autopatches import runner
-
         # Odoo's message names neither the view's id nor its name, only the field and its model:
         # enough for the patch to find the one customised view of that model failing on that field.
         params = incident.match_evidence["params"]
