@@ -199,6 +199,9 @@ class TestIncidentWorkflow(SelfHealingCase):
         occurrences = self.env["self_healing.occurrence"].search([("traceback", "ilike", "analytic plan")])
         self.assertEqual(occurrences.incident_id, incident)
         self.assertFalse(self.Incident.search([("traceback_search", "ilike", "no such text anywhere 9")]))
+        # =ilike takes the pattern as given: its wildcards are the user's own.
+        self.assertEqual(self.Incident.search([("traceback_search", "=ilike", "%ANALYTIC plan%")]), incident)
+        self.assertFalse(self.Incident.search([("traceback_search", "=like", "analytic plan")]))
 
     def test_users_and_companies_affected(self):
         incident = self.ingest(self.signal(uid=self.sh_user.id), self.signal(uid=self.sh_user.id))
