@@ -236,3 +236,22 @@ def test_english_and_unlisted_texts_stay_as_they_are():
     # A value longer than any name is not a value: the message is left alone rather than mis-read.
     long_name = "x" * (MAX_VALUE + 1)
     assert to_english(f"la relation « {long_name} » n'existe pas").startswith("la relation")
+
+
+def test_a_truncated_ensure_one_traceback_is_an_expected_singleton():
+    # The paste kept only the unpacking inside ensure_one, not the "Expected singleton" raised from it.
+    text = (
+        "Create a new line and set the product first.\n"
+        "Traceback (most recent call last):\n"
+        '  File "/opt/odoo/odoo/models.py", line 5177, in ensure_one\n'
+        "    _id, = self._ids\n"
+        "ValueError: not enough values to unpack (expected 1, got 0)"
+    )
+    assert classify(text).error_class == "EXPECTED_SINGLETON"
+    # An xml id without its module unpacks into two names: not a singleton.
+    xmlid = (
+        '  File "/opt/odoo/odoo/addons/base/models/ir_model.py", line 2000, in _xmlid_lookup\n'
+        "    module, name = xmlid.split('.', 1)\n"
+        "ValueError: not enough values to unpack (expected 2, got 1)"
+    )
+    assert classify(xmlid).error_class == "EXTERNAL_ID_NOT_FOUND"
