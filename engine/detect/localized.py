@@ -277,8 +277,16 @@ def _entries():
 
 
 _ENTRIES = _entries()
-# Most translations carry a letter outside ASCII; those that do not are looked for in every text.
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# Most translations carry a letter outside ASCII: they are looked for only in a text
+# that holds their needle's first such letter; the others are looked for in every text.
 _ASCII_ENTRIES = tuple(entry for entry in _ENTRIES if entry[0].isascii())
+_WIDE_ENTRIES = {}
+for _entry in _ENTRIES:
+    if not _entry[0].isascii():
+        _WIDE_ENTRIES.setdefault(_NON_ASCII.search(_entry[0]).group(), []).append(_entry)
+# Shorter texts are searched whole: selecting their lines costs more than it saves.
+_PROBE_ALL_BELOW = 400
 
 
 def _english(english):
@@ -298,13 +306,23 @@ def to_english(text):
     The severity labels before a translated PostgreSQL message ("ERREUR:",
     "DÉTAIL :") become "ERROR:" and "DETAIL:" too.
     """
-    entries = _ENTRIES if not text.isascii() else _ASCII_ENTRIES
+    entries = _ASCII_ENTRIES
+    if not text.isascii():
+        wide = [_WIDE_ENTRIES.get(char, ()) for char in set(_NON_ASCII.findall(text))]
+        # Keep the table's order: a longer message goes before a shorter one it contains.
+        chosen = {id(entry) for group in wide for entry in group}
+        entries = [entry for entry in _ENTRIES if entry[0].isascii() or id(entry) in chosen] if chosen else entries
+    # Messages sit on unindented lines; the indented frames and source lines, most of a
+    # traceback, are not searched for them.
+    probe = text
+    if len(text) > _PROBE_ALL_BELOW and "\n " in text:
+        probe = "\n".join(line for line in text.split("\n") if line[:1] not in (" ", "\t"))
     translated = False
     present = {}
     for needle, regex, english in entries:
         found = present.get(needle)
         if found is None:
-            found = present[needle] = needle in text
+            found = present[needle] = needle in probe
         if found:
             text, count = regex.subn(_english(english), text)
             translated = translated or bool(count)

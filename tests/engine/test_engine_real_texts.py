@@ -255,3 +255,22 @@ def test_a_truncated_ensure_one_traceback_is_an_expected_singleton():
         "ValueError: not enough values to unpack (expected 2, got 1)"
     )
     assert classify(xmlid).error_class == "EXTERNAL_ID_NOT_FOUND"
+
+
+def test_older_wordings_and_pasted_indentation_are_read():
+    # Odoo 8.0-10.0 worded a MissingError differently, and pastes often drop the colon after its name.
+    old_missing = "MissingError One of the documents you are trying to access has been deleted, please try again after refreshing."
+    assert classify(old_missing).error_class == "MISSING_RECORD"
+    # The view inheritance could not print the element it looked for.
+    assert classify("ValueError: Element '' cannot be located in parent view").error_class == "XPATH_NOT_FOUND"
+    # A paste that indented every line by one space still has its exception line.
+    indented = (
+        ' File "/opt/odoo/odoo/orm/models.py", line 3373, in check_access\n'
+        "    raise result[1]()\n"
+        " odoo.exceptions.AccessError: You are not allowed to access\n"
+        "'Employee Record' (hr.version) records."
+    )
+    assert classify(indented).error_class == "ACCESS_ERROR"
+    # Python's own indentation (two spaces for frames, four for source) is not an exception line.
+    source = '  File "/opt/odoo/addons/x/models/x.py", line 9, in f\n    KeyError: is a comment here\n'
+    assert classify(source).error_class == UNKNOWN
