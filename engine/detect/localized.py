@@ -7,14 +7,16 @@ where the guardrails look for ``relation "x" does not exist`` and
 ``Field `x` does not exist``. Each entry below pairs an English message with
 its translations as the PostgreSQL 15 server catalogs (``postgres-15.mo``)
 and the Odoo 18.0 ``base`` catalogs (``odoo/addons/base/i18n/*.po``) hold
-them; only messages some guardrail reads are listed (and no translation that
-starts with a value after a word of two letters: each start would scan a value). ``{0}``, ``{1}`` mark
-the values (names, keys), numbered as in the English message.
+them; only messages some guardrail reads are listed. ``{0}``, ``{1}`` mark
+the values (names, keys), numbered as in the English message. A translation
+whose plain text before its first value is very short is left out (the
+Japanese "key ... already exists" starts with two letters): every occurrence
+of those letters would start the scan of a value.
 
-Older releases quoted the values differently (backquotes, no spaces around
-CJK names), so any quote character matches any other and the spaces next
-to a value are optional. Values stay on one line and are at most
-``MAX_VALUE`` characters: matching is linear in the text.
+Older releases quoted the values differently (backquotes for double quotes,
+no spaces around CJK names), so a quote of a translation matches any quote
+(a backquote only a backquote), and spaces are optional. Values stay on one line and are at
+most ``MAX_VALUE`` characters: matching is linear in the text.
 """
 
 import re
@@ -232,8 +234,6 @@ _SEVERITY = re.compile(
 
 _QUOTES = "\"'`“”„«»‘’‚‹›"
 _PLACEHOLDER = re.compile(r"\{(\d)\}")
-
-
 _ANY_QUOTE = f"[{_QUOTES}]"
 
 

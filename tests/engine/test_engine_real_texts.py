@@ -274,3 +274,10 @@ def test_older_wordings_and_pasted_indentation_are_read():
     # Python's own indentation (two spaces for frames, four for source) is not an exception line.
     source = '  File "/opt/odoo/addons/x/models/x.py", line 9, in f\n    KeyError: is a comment here\n'
     assert classify(source).error_class == UNKNOWN
+
+
+def test_a_unix_only_standard_module_missing_is_not_a_package_to_install():
+    # Python has no 'resource' or 'fcntl' on Windows: no pip install brings them, the platform is the fault.
+    for module in ("resource", "fcntl"):
+        assert classify(f"ImportError: No module named '{module}'").error_class == UNKNOWN
+    assert classify("ImportError: No module named 'paramiko'").error_class == "PY_DEPENDENCY_MISSING"
