@@ -45,6 +45,11 @@ def shipped_patterns():
                 found.append((f"{guardrail.code} {kind}", pattern))
     for name in ("_EXCEPTION_LINE", "_LOG_HEADER"):
         found.append((f"classifier.{name}", getattr(classifier, name)))
+    from engine.detect import localized
+
+    for _needle, pattern, english in localized._ENTRIES:
+        found.append((f"localized {english!r}", pattern))
+    found.append(("localized._SEVERITY", localized._SEVERITY))
     return found
 
 

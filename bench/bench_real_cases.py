@@ -16,7 +16,12 @@ leave-one-out (a case never votes for itself); and the combined match
 
 Honesty: the cases are split in two halves by a stable hash of their key.
 The vote's calibration is fitted on the fitting half and every figure is
-printed for the held-out half apart from the whole.
+printed for the held-out half apart from the whole. The combined match is
+also split by where the case comes from (forum, GitHub issue, pull request,
+documentation) and by Odoo version band, with the recall of every class, so
+the misses are visible; ``python -m bench.bench_real_cases --misses`` lists
+the fitting half's misses and wrong answers (never the held-out half's: what
+is tuned on them must not be measured on them).
 """
 
 import hashlib
@@ -71,6 +76,28 @@ BASELINE = tuple(
         ("RECURSION_OR_MEMORY", r"RecursionError|MemoryError|maximum recursion depth"),
     )
 )
+
+
+def origin(row):
+    """Where a case comes from: forum, GitHub issue, pull request or documentation."""
+    if row.source == "github":
+        return "GitHub PR" if "/pull/" in row.url else "GitHub issue"
+    return {"forum": "forum", "kb_article": "documentation"}.get(row.source, row.source)
+
+
+# Odoo series that printed alike: Python 2 and openerp names (up to 10.0), Python 3
+# before the OWL web client (11.0-13.0), OWL 1 (14.0-16.0), OWL 2 (17.0 on).
+VERSION_BANDS = ((10, "<= 10.0"), (13, "11.0-13.0"), (16, "14.0-16.0"), (99, ">= 17.0"))
+NO_VERSION = "version not given"
+
+
+def version_band(row):
+    """The band of the newest Odoo series a case names (saas-x.y counts as x)."""
+    majors = [int(re.search(r"\d+", version).group()) for version in row.odoo_versions if re.search(r"\d", version)]
+    if not majors:
+        return NO_VERSION
+    newest = max(majors)
+    return next(label for upper, label in VERSION_BANDS if newest <= upper)
 
 
 def half(key):
@@ -162,6 +189,28 @@ def neighbours_of(index, cases, similarities, limit=CANDIDATES):
     ]
 
 
+def leave_one_out(cases):
+    """Each case's neighbours among the others and their vote (a case never votes for itself)."""
+    similarities = similarity_matrix(cases)
+    neighbour_lists = [neighbours_of(i, cases, similarities) for i in range(len(cases))]
+    votes = [
+        vote_engine.vote(vote_engine.Voter(n.id, n.error_class, n.similarity, n.guardrail) for n in neighbours)
+        for neighbours in neighbour_lists
+    ]
+    return neighbour_lists, votes
+
+
+def fit_vote_calibration(cases, votes):
+    """The vote's step function fitted on the fitting half's leave-one-out votes.
+
+    ``engine/similar/vote.py`` ships this table; tests/engine/test_engine_vote.py
+    fails when the shipped cases no longer give the table it holds.
+    """
+    return vote_engine.fit_calibration(
+        (v.raw, v.error_class == c.row.error_class) for c, v in zip(cases, votes) if v and half(c.row.key) == FIT
+    )
+
+
 def print_figures(label, by_half):
     for name in ("all", FIT, HELD):
         row = by_half[name]
@@ -169,6 +218,46 @@ def print_figures(label, by_half):
             f"  {label:<22}{name:<6} n={row['n']:<4} coverage {row['coverage']:6.1%}  false positives "
             f"{row['fp_rate']:5.1%}  ECE {row['ece']:.3f}  wrong>=0.9: {row['wrong_high']}"
         )
+
+
+def print_split(title, label_of, cases, answers, order=()):
+    """Rules + vote figures for each group of cases, on both halves apart."""
+    print(f"rules + vote by {title}:")
+    present = {label_of(case.row) for case in cases}
+    groups = [group for group in order if group in present] + sorted(present - set(order))
+    for group in groups:
+        for name in (FIT, HELD):
+            chosen = [(c, a) for c, a in zip(cases, answers) if label_of(c.row) == group and half(c.row.key) == name]
+            if not chosen:
+                continue
+            row, _confidences = figures([c for c, _a in chosen], [a for _c, a in chosen])
+            print(
+                f"  {group:<19}{name:<6} n={row['n']:<4} coverage {row['coverage']:6.1%}  false positives "
+                f"{row['fp_rate']:5.1%}  wrong>=0.9: {row['wrong_high']}"
+            )
+
+
+def class_recall(cases, answers):
+    """{class: {half: (right, total)}} of the combined match (OTHER: abstentions count as right)."""
+    table = {}
+    for case, answer in zip(cases, answers):
+        truth = case.row.error_class
+        right = answer.error_class == (UNKNOWN if truth == CATCH_ALL else truth)
+        counts = table.setdefault(truth, {FIT: [0, 0], HELD: [0, 0]})[half(case.row.key)]
+        counts[0] += right
+        counts[1] += 1
+    return table
+
+
+def print_class_recall(cases, answers):
+    print("recall of rules + vote by class (OTHER: share left unanswered), fitting / held-out half:")
+    table = class_recall(cases, answers)
+    for error_class in sorted(table, key=lambda name: (name == CATCH_ALL, name)):
+        cells = []
+        for name in (FIT, HELD):
+            right, total = table[error_class][name]
+            cells.append(f"{right:>3}/{total:<3} {right / total:6.1%}" if total else f"{'-':>15}")
+        print(f"  {error_class:<24}{cells[0]}   {cells[1]}")
 
 
 def measure(cases, answers):
@@ -202,15 +291,8 @@ def run(ctx):
     )
     baseline_answers = [Answer(baseline_classify(t), baseline_confidence) for t in texts]
 
-    similarities = similarity_matrix(cases)
-    neighbour_lists = [neighbours_of(i, cases, similarities) for i in range(len(cases))]
-    votes = [
-        vote_engine.vote(vote_engine.Voter(n.id, n.error_class, n.similarity, n.guardrail) for n in neighbours)
-        for neighbours in neighbour_lists
-    ]
-    fitted = vote_engine.fit_calibration(
-        (v.raw, v.error_class == c.row.error_class) for c, v in zip(cases, votes) if v and half(c.row.key) == FIT
-    )
+    neighbour_lists, votes = leave_one_out(cases)
+    fitted = fit_vote_calibration(cases, votes)
     print(f"vote calibration fitted on the fitting half: {fitted}")
     if fitted != vote_engine.SHIPPED_CALIBRATION:
         print("  (differs from engine/similar/vote.py SHIPPED_CALIBRATION: the shipped cases changed, refit it)")
@@ -249,13 +331,18 @@ def run(ctx):
     print("reliability of rules + vote on the held-out half (confidence bin: n, mean confidence, accuracy):")
     for low, high, count, mean, accuracy in reliability_table(results["rules + vote"][1][HELD]):
         print(f"  [{low:.1f}, {high:.1f})  n={count:<4} confidence {mean:.3f}  accuracy {accuracy:.3f}")
+    print_split("source", origin, cases, combined_answers)
+    bands = [label for _upper, label in VERSION_BANDS] + [NO_VERSION]
+    print_split("Odoo version band (newest named)", version_band, cases, combined_answers, bands)
+    print_class_recall(cases, combined_answers)
+    # Only the fitting half's wrong answers are named: the held-out half is only counted.
     wrong = [
         (c.row.key, c.row.error_class, m.error_class, m.signal, m.probability)
         for c, m in zip(cases, combined)
-        if m.error_class not in (UNKNOWN, c.row.error_class)
+        if m.error_class not in (UNKNOWN, c.row.error_class) and half(c.row.key) == FIT
     ]
     for key, truth, said, signal, probability in wrong:
-        print(f"  wrong: {key}: {truth} answered {said} by {signal} at {probability:.2f}")
+        print(f"  wrong (fitting half): {key}: {truth} answered {said} by {signal} at {probability:.2f}")
     supported = [m.kb_support for m in combined if m.error_class != UNKNOWN]
     if supported:
         print(f"confirmed solved cases supporting an answer: median {sorted(supported)[len(supported) // 2]}")
@@ -297,3 +384,32 @@ def run(ctx):
             for figure, value in results[label][0][name].items():
                 flat[f"real_{key}_{name}_{figure}"] = value
     return flat
+
+
+def print_fitting_misses():
+    """The fitting half's unanswered faults and wrong answers, with the start of the text the rules read."""
+    from engine.detect.normalize import clean_report
+
+    cases, _errors = load_shipped()
+    library = load_library()
+    classifier = Classifier(library)
+    guardrail_classes = {guardrail.code: guardrail.error_class for guardrail in library.guardrails}
+    neighbour_lists, _votes = leave_one_out(cases)
+    for case, neighbours in zip(cases, neighbour_lists):
+        if half(case.row.key) != FIT:
+            continue
+        match = combine(classifier.classify(case.row.problem), neighbours, guardrail_classes=guardrail_classes)
+        truth = case.row.error_class
+        if match.error_class == truth or (match.error_class == UNKNOWN and truth == CATCH_ALL):
+            continue
+        said = "unanswered" if match.error_class == UNKNOWN else f"answered {match.error_class} by {match.signal}"
+        text = " | ".join(line.strip() for line in clean_report(case.row.problem).splitlines() if line.strip())
+        print(f"{truth:<24}{said:<40}{case.row.key}\n    {text[:300]}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--misses"]:
+        sys.exit("usage: python -m bench.bench_real_cases --misses   (run from the addon root)")
+    print_fitting_misses()

@@ -100,17 +100,17 @@ class TestKnowledgeShipped(KnowledgeCase):
 
     def test_when_the_rules_abstain_the_shipped_cases_vote(self):
         self.embed_all()
-        # A shipped report in the reporter's words: no exception line, no quoted constraint.
-        text = self.by_key["github:OCA/sale-workflow#898"].row.problem
+        # A shipped report in the reporter's words: no exception line, no quoted relation name.
+        text = self.by_key["github:OCA/openupgradelib#395"].row.problem
         self.assertFalse(self.Guardrail._classifier().classify(text).answered)
-        incident = self.make_incident(name="ir_model_data pkey", sample_traceback=text)
+        incident = self.make_incident(name="ir_property missing", sample_traceback=text)
         outcome = self.Matcher.apply_match(incident)[incident.id]
         self.assertEqual(
             (outcome.signal, outcome.error_class, outcome.guardrail.code),
-            ("neighbours", "SEQ_PKEY_DRIFT", "GR-SEQ-001"),
+            ("neighbours", "UNDEFINED_TABLE", "GR-TBL-001"),
         )
         self.assertGreaterEqual(outcome.probability, 0.85, "the vote's calibrated probability")
         self.assertEqual(outcome.match_score, 0.5, "an answer from neighbours never reaches a fix")
         vote = next(item for item in outcome.evidence if item["signal"] == "neighbours")
-        self.assertEqual(vote["voters"][0]["id"], self.shipped("github:OCA/sale-workflow#898").id)
+        self.assertEqual(vote["voters"][0]["id"], self.shipped("github:OCA/openupgradelib#395").id)
         self.assertEqual(incident.state, "matched")

@@ -11,6 +11,8 @@ import html
 import re
 from dataclasses import dataclass, field
 
+from .localized import to_english
+
 TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 # Inputs are cut before masking: the distinguishing part of an error message
@@ -413,7 +415,8 @@ def clean_report(text):
     """An error text as a person reported it, rewritten into what Odoo 18 logs.
 
     Transport prefixes, HTML escapes, fences and banners go; ``openerp`` and
-    Python 2 spellings become their current form. When a real error remains
+    Python 2 spellings become their current form; PostgreSQL and Odoo messages
+    printed in another language become English (engine/detect/localized.py). When a real error remains
     (an ERROR line saying more than "Failed to load registry", or any line
     with a traceback), the INFO and WARNING lines before it go (module
     loading progress, a request log), and so do the module loader's lines
@@ -443,7 +446,7 @@ def clean_report(text):
         text = _PY2_UNICODE_LITERAL.sub("", text)
     if "No module named " in text:
         text = _PY2_NO_MODULE.sub(r"No module named '\1'", text)
-    return _drop_context_entries(text)
+    return _drop_context_entries(to_english(text))
 
 
 def _one_space(match):

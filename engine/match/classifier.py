@@ -67,8 +67,9 @@ CONFIDENCE_BY_EVIDENCE = {
 # (margin over the best rival class, factor applied to the confidence)
 AMBIGUITY_FACTORS = ((3.0, 1.0), (2.0, 0.95), (TIE_MARGIN, 0.85))
 
+# One space before the type is a paste's indentation (Python indents frames by two, source by four).
 _EXCEPTION_LINE = re.compile(
-    r"^(?:Uncaught (?:\(in promise\) )?)?"
+    r"^ ?(?:Uncaught (?:\(in promise\) )?)?"
     r"(?P<type>(?:[A-Za-z_]\w*\.)*(?:Exception|[A-Z]\w*?"
     r"(?:Error|Exception|Violation|Failure|Warning|Column|Table|Canceled|Available|Detected"
     r"|Miss|Denied|Interrupt|Iteration|NotFound|Memory|Transaction)))"

@@ -7,6 +7,7 @@ not here).
 
 import pytest
 
+from engine.detect.localized import MAX_VALUE, to_english
 from engine.detect.normalize import clean_report
 from engine.match.classifier import UNKNOWN, classify
 
@@ -185,3 +186,98 @@ def test_the_access_line_of_the_failed_request_stays():
 def test_odd_texts_are_cleaned_without_error(text, expected):
     assert clean_report(text) == expected
     assert classify(text or "").error_class == UNKNOWN
+
+
+def test_postgresql_messages_in_another_language_are_read_in_english():
+    french = (
+        "2016-04-27 10:44:27,191 9917 ERROR prod odoo.sql_db: bad query: SELECT id FROM report_x_qweb\n"
+        "Traceback (most recent call last):\n"
+        '  File "/opt/odoo/odoo/sql_db.py", line 226, in execute\n'
+        "    res = self._obj.execute(query, params)\n"
+        "ProgrammingError: ERREUR:  la relation « report_x_qweb » n'existe pas\n"
+        "LINE 1: SELECT id FROM report_x_qweb"
+    )
+    assert 'ProgrammingError: ERROR: relation "report_x_qweb" does not exist' in clean_report(french)
+    assert classify(french).error_class == "UNDEFINED_TABLE"
+    german = (
+        "psycopg2.errors.UniqueViolation: FEHLER:  doppelter Schlüsselwert verletzt Unique-Constraint "
+        "»res_partner_pkey«\nDETAIL:  Schlüssel »(id)=(7)« existiert bereits."
+    )
+    answer = classify(german)
+    assert (answer.error_class, answer.params.get("table")) == ("SEQ_PKEY_DRIFT", "res_partner")
+    # The French "column of relation" message is not read as the shorter "relation" one.
+    column = "la colonne « x_note » de la relation « sale_order » n'existe pas"
+    assert to_english(column) == 'column "x_note" of relation "sale_order" does not exist'
+
+
+def test_odoo_messages_in_another_language_are_read_in_english():
+    # An older Italian wording quoted the field with backquotes; 18.0 uses double quotes.
+    italian = (
+        'odoo.tools.convert.ParseError: "Errore nella validazione del vincolo\n'
+        "Il campo `x_rank` non esiste\n"
+        "Contesto errore:\nVista `res.partner.form.x`\n"
+        '[view_id: 911, xml_id: n/d, model: res.partner, parent_id: 124]" while parsing /mnt/x/views/partner.xml:4'
+    )
+    assert "Field `x_rank` does not exist" in clean_report(italian)
+    assert classify(italian).error_class == "VIEW_FIELD_MISSING"
+    # In Chinese Odoo's field message and PostgreSQL's column message differ by their quotes only.
+    assert to_english("字段`x_rank`不存在") == "Field `x_rank` does not exist"
+    assert to_english('字段 "x_rank" 不存在') == 'column "x_rank" does not exist'
+    spanish = "No se han encontrado registros coincidentes para id. externo 'l10n_es.tax_x' en el campo 'Impuestos'"
+    assert to_english(spanish) == "No matching record found for external id 'l10n_es.tax_x' in field 'Impuestos'"
+    assert classify(spanish).error_class == "EXTERNAL_ID_NOT_FOUND"
+
+
+def test_english_and_unlisted_texts_stay_as_they_are():
+    assert to_english(FILESTORE_ERROR) == FILESTORE_ERROR
+    prose = "Bonjour, la facture ne s'affiche pas depuis la mise à jour, une idée ?"
+    assert to_english(prose) == prose
+    assert classify(prose).error_class == UNKNOWN
+    # A value longer than any name is not a value: the message is left alone rather than mis-read.
+    long_name = "x" * (MAX_VALUE + 1)
+    assert to_english(f"la relation « {long_name} » n'existe pas").startswith("la relation")
+
+
+def test_a_truncated_ensure_one_traceback_is_an_expected_singleton():
+    # The paste kept only the unpacking inside ensure_one, not the "Expected singleton" raised from it.
+    text = (
+        "Create a new line and set the product first.\n"
+        "Traceback (most recent call last):\n"
+        '  File "/opt/odoo/odoo/models.py", line 5177, in ensure_one\n'
+        "    _id, = self._ids\n"
+        "ValueError: not enough values to unpack (expected 1, got 0)"
+    )
+    assert classify(text).error_class == "EXPECTED_SINGLETON"
+    # An xml id without its module unpacks into two names: not a singleton.
+    xmlid = (
+        '  File "/opt/odoo/odoo/addons/base/models/ir_model.py", line 2000, in _xmlid_lookup\n'
+        "    module, name = xmlid.split('.', 1)\n"
+        "ValueError: not enough values to unpack (expected 2, got 1)"
+    )
+    assert classify(xmlid).error_class == "EXTERNAL_ID_NOT_FOUND"
+
+
+def test_older_wordings_and_pasted_indentation_are_read():
+    # Odoo 8.0-10.0 worded a MissingError differently, and pastes often drop the colon after its name.
+    old_missing = "MissingError One of the documents you are trying to access has been deleted, please try again after refreshing."
+    assert classify(old_missing).error_class == "MISSING_RECORD"
+    # The view inheritance could not print the element it looked for.
+    assert classify("ValueError: Element '' cannot be located in parent view").error_class == "XPATH_NOT_FOUND"
+    # A paste that indented every line by one space still has its exception line.
+    indented = (
+        ' File "/opt/odoo/odoo/orm/models.py", line 3373, in check_access\n'
+        "    raise result[1]()\n"
+        " odoo.exceptions.AccessError: You are not allowed to access\n"
+        "'Employee Record' (hr.version) records."
+    )
+    assert classify(indented).error_class == "ACCESS_ERROR"
+    # Python's own indentation (two spaces for frames, four for source) is not an exception line.
+    source = '  File "/opt/odoo/addons/x/models/x.py", line 9, in f\n    KeyError: is a comment here\n'
+    assert classify(source).error_class == UNKNOWN
+
+
+def test_a_unix_only_standard_module_missing_is_not_a_package_to_install():
+    # Python has no 'resource' or 'fcntl' on Windows: no pip install brings them, the platform is the fault.
+    for module in ("resource", "fcntl"):
+        assert classify(f"ImportError: No module named '{module}'").error_class == UNKNOWN
+    assert classify("ImportError: No module named 'paramiko'").error_class == "PY_DEPENDENCY_MISSING"

@@ -64,3 +64,19 @@ def test_leave_one_out_on_the_shipped_cases_holds_on_the_held_out_half():
             held.append(result.error_class == case.row.error_class)
     assert len(held) >= 40, "the sure votes cover a good part of the held-out half"
     assert sum(held) / len(held) >= 0.9, "sure votes are right as often as they claim"
+
+
+def test_the_shipped_calibration_is_the_one_the_shipped_cases_give():
+    """Adding or relabelling cases moves the vote's calibration: the table in vote.py must follow."""
+    from bench import bench_real_cases as bench
+    from engine.library.knowledge_import import load_shipped
+
+    cases, _errors = load_shipped()
+    _neighbours, votes = bench.leave_one_out(cases)
+    fitted = bench.fit_vote_calibration(cases, votes)
+    assert fitted == SHIPPED_CALIBRATION, (
+        "the shipped cases changed: set SHIPPED_CALIBRATION in engine/similar/vote.py to\n"
+        + "(\n"
+        + "".join(f"    {step!r},\n" for step in fitted)
+        + ")"
+    )
