@@ -13,9 +13,12 @@ from . import incident_grouping
 from . import incident_healing
 from . import incident_similar
 from . import incident_workflow
+from . import incident_release
 from . import occurrence
 from . import occurrence_retention
 from . import occurrence_workflow
+from . import occurrence_release
+from . import fingerprint_rule
 from . import fix_attempt
 from . import fix_attempt_approval
 from . import fix_attempt_outcome

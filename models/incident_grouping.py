@@ -15,7 +15,7 @@ from .. import compat
 from ..detection import settings as detection_settings
 from ..detection import sources
 from ..engine.detect import fingerprint as fingerprints
-from ..engine.detect import sql_companions
+from ..engine.detect import fingerprint_rules, sql_companions
 from ..engine.detect.signal import SOURCES, Signal
 
 _logger = logging.getLogger(__name__)
@@ -98,11 +98,12 @@ class SelfHealingIncident(models.Model):
         Call it with sudo(); it never commits. Returns an ``IngestResult``.
         """
         settings = detection_settings.read(self.env.cr)
+        rules = self.env["self_healing.fingerprint.rule"]._compiled_rules()
         skipped = Counter()
         prepared_items = []
         for raw in signals:
             try:
-                prepared = self._prepare_signal(raw, settings, skipped)
+                prepared = self._prepare_signal(raw, settings, skipped, rules)
             except Exception:  # one unreadable signal must not hold the others back
                 _logger.exception("Self-Healing could not read a signal")
                 skipped["errors"] += 1
@@ -159,7 +160,7 @@ class SelfHealingIncident(models.Model):
         return IngestResult(touched, len(created), len(reopened), occurrences, dict(skipped))
 
     @api.model
-    def _prepare_signal(self, raw, settings, skipped):
+    def _prepare_signal(self, raw, settings, skipped, rules=()):
         try:
             signal = Signal.from_dict(raw)
         except (TypeError, ValueError):
@@ -189,7 +190,14 @@ class SelfHealingIncident(models.Model):
         group_key = extra.pop("group_key", None) or refinement.group_key
         title = extra.pop("title", None) or refinement.title
         extra.update(refinement.facts)
-        return _Prepared(signal, grouping, refinement, grouping_key(grouping.fingerprint, group_key), title, extra)
+        rule = fingerprint_rules.first_match(rules, grouping, signal.logger) if rules else None
+        if rule is not None:
+            # The administrator's grouping replaces the default one, detector group keys included.
+            key = fingerprint_rules.rule_fingerprint(rule.group_as)
+            extra["fingerprint_rule"] = rule.name
+        else:
+            key = grouping_key(grouping.fingerprint, group_key)
+        return _Prepared(signal, grouping, refinement, key, title, extra)
 
     def _record_group(self, key, items, known_uids):
         """Create or bump the incident of ``key`` and write one occurrence per item."""
@@ -217,9 +225,7 @@ class SelfHealingIncident(models.Model):
         origin, incident = origin.with_env(self.env), incident.with_env(self.env)
         if not is_new:
             incident._bump(len(items), first, last, sample)
-            # A signal logged before the healing (the capture delivers within seconds, a scan later) is
-            # history, not a regression.
-            if incident.state == "healed" and (not incident.healed_at or last > incident.healed_at):
+            if incident._recurs_as_regression(last):
                 incident._reopen_as_regression()
                 was_reopened = True
         if origin != incident:
@@ -332,6 +338,15 @@ class SelfHealingIncident(models.Model):
             )
         )
         self.invalidate_recordset(["merged_new_count"])
+
+    def _recurs_as_regression(self, last):
+        """Whether signals seen up to ``last`` reopen this healed incident as a regression.
+
+        A signal logged before the healing (the capture delivers within seconds, a
+        scan later) is history, not a regression.
+        """
+        self.ensure_one()
+        return self.state == "healed" and (not self.healed_at or last > self.healed_at)
 
     def _reopen_as_regression(self):
         """A healed incident came back: count the regression and reopen it, naming the healing in the chatter."""

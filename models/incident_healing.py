@@ -14,6 +14,7 @@ import threading
 from datetime import timedelta
 
 import psycopg2.errors
+from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models, release
 
@@ -478,7 +479,9 @@ class SelfHealingIncidentHealing(models.Model):
                 else attempt.confidence_before
             )
             self._set_state(
-                "healed", _("Healed by %(patch)s: %(outcome)s", patch=attempt.autopatch_code, outcome=result.detail)
+                "healed",
+                escape(_("Healed by %(patch)s: %(outcome)s", patch=attempt.autopatch_code, outcome=result.detail))
+                + self._attempt_links(attempt),
             )
             self.message_post(
                 body=_("Healed automatically by %s.", attempt.autopatch_code),
@@ -488,8 +491,24 @@ class SelfHealingIncidentHealing(models.Model):
             return "healed"
         if guardrail:
             guardrail._learn(False, attempt.applied_at, reason=result.detail)
-        self._set_state("failed", _("The fix failed and was rolled back: %s", result.detail))
+        self._set_state(
+            "failed",
+            escape(_("The fix failed and was rolled back: %s", result.detail)) + self._attempt_links(attempt),
+        )
         return "failed"
+
+    def _attempt_links(self, attempt):
+        """ " (fix attempt, its plan; backups)" as chatter links, so every automatic step can be checked."""
+        link = Markup('<a href="#" data-oe-model="%s" data-oe-id="%d">%s</a>')
+        parts = [link % (attempt._name, attempt.id, attempt.display_name)]
+        # The backups are the pre-images a rollback restores; only managers open them.
+        backups = attempt.sudo().backup_ids
+        if backups:
+            parts.append(
+                escape(_("backups: "))
+                + Markup(", ").join(link % (backup._name, backup.id, backup.display_name) for backup in backups)
+            )
+        return Markup(" (") + escape(_("plan and outcome in ")) + Markup("; ").join(parts) + Markup(")")
 
     def _alert(self, reason, match, fix_steps=False):
         """Tell a human; no fix is proposed."""

@@ -53,6 +53,9 @@ MODEL_RIGHTS = {
     "self_healing.record.fix": {"approver": "crwu", "manager": "crwu"},
     "self_healing.knowledge.import": {"manager": "crwu"},
     "self_healing.incident.snooze": {"approver": "crwu", "manager": "crwu"},
+    "self_healing.incident.resolve.release": {"approver": "crwu", "manager": "crwu"},
+    # How this database groups its signals: managers decide, everyone with the app sees why.
+    "self_healing.fingerprint.rule": {"user": "r", "approver": "r", "manager": "crwu"},
     # Webhook URLs and secrets reach outside: managers only; deliveries are a log (no hand edits).
     "self_healing.webhook": {"manager": "crwu"},
     "self_healing.webhook.delivery": {"manager": "rwu"},
@@ -74,6 +77,8 @@ METHOD_GROUPS = {
     ("self_healing.incident", "action_merge"): "approver",
     ("self_healing.incident", "action_unmerge"): "approver",
     ("self_healing.incident.snooze", "action_apply"): "approver",
+    ("self_healing.incident", "action_open_resolve_release"): "approver",
+    ("self_healing.incident.resolve.release", "action_apply"): "approver",
     ("self_healing.webhook", "action_send_test"): "manager",
     ("self_healing.webhook", "action_view_deliveries"): "manager",
     ("self_healing.webhook.delivery", "action_retry_now"): "manager",

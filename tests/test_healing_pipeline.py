@@ -170,6 +170,12 @@ class TestHealingPipeline(PipelineCase):
         self.assertEqual((attempt.mode, attempt.state), ("auto", "validated"))
         self.assertGreaterEqual(attempt.confidence_before, 0.8)
         self.assertTrue(attempt.backup_ids, "the pre-image was kept")
+        # The chatter says it in plain words and links the attempt (plan, outcome) and its backups.
+        note = incident.message_ids.filtered(lambda message: "Healed by" in (message.body or ""))
+        self.assertEqual(len(note), 1, incident.message_ids.mapped("body"))
+        self.assertIn(f'data-oe-model="self_healing.fix.attempt" data-oe-id="{attempt.id}"', note.body)
+        for backup in attempt.backup_ids:
+            self.assertIn(f'data-oe-model="self_healing.backup" data-oe-id="{backup.id}"', note.body)
 
     def test_suggest_mode_never_fixes_alone(self):
         self.seed_pkey_cases()

@@ -16,7 +16,8 @@ INCIDENT_STATES = [
 ]
 
 INCIDENT_TRANSITIONS = {
-    "new": {"matched", "escalated", "ignored", "fixing", "awaiting_approval"},
+    # "healed" straight from "new": a human fixed it by hand, or resolved it in the next upgrade of a module.
+    "new": {"matched", "escalated", "ignored", "fixing", "awaiting_approval", "healed"},
     "matched": {"awaiting_approval", "fixing", "escalated", "ignored", "healed"},
     "awaiting_approval": {"fixing", "escalated", "ignored", "matched", "healed"},
     "fixing": {"healed", "failed"},
