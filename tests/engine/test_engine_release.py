@@ -36,9 +36,7 @@ def test_core_frames_and_plain_text_name_no_module():
 
 
 def test_a_long_traceback_names_at_most_the_bound():
-    frames = "".join(
-        f'  File "/srv/addons/module_{index}/models/a.py", line 1, in f\n    x()\n' for index in range(60)
-    )
+    frames = "".join(f'  File "/srv/addons/module_{index}/models/a.py", line 1, in f\n    x()\n' for index in range(60))
     found = release.traceback_modules(f"Traceback (most recent call last):\n{frames}KeyError: 1\n")
     assert len(found) == release.MAX_MODULES
     assert "module_59" in found  # the innermost are kept
