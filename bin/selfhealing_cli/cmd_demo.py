@@ -28,6 +28,7 @@ from .paths import CHAOS_ADDON, PG_DATA
 from .requirements import ensure_requirements
 
 DEMO_DB = "self_healing_demo"
+CHECK_DB = "self_healing_demo_check"  # --check drops its database: never the one a person is exploring
 CHAOS_ALLOWED_PARAM = "self_healing.chaos_allowed"  # the chaos addon's scenarios.py: its wizard refuses without it
 # The faults of the demo, in the order they are injected, and what the addon does with each on first sight
 # with the settings of a fresh install. On main today every one is an alert with its fix steps: the
@@ -51,7 +52,7 @@ WHAT_TO_CLICK = {
 
 
 def add_arguments(parser):
-    parser.add_argument("--db", default=DEMO_DB, help=f"database name (default {DEMO_DB})")
+    parser.add_argument("--db", help=f"database name (default {DEMO_DB}; {CHECK_DB} with --check)")
     parser.add_argument("--port", type=int, help="HTTP port on 127.0.0.1 (default 8069; with --check a free one)")
     parser.add_argument("--reset", action="store_true", help="drop and recreate the demo database first")
     parser.add_argument("--pg", metavar="URI", help="use this PostgreSQL instead of the embedded one")
@@ -67,6 +68,8 @@ def add_arguments(parser):
 def run(args):
     ensure_requirements()
     odoo = locate_odoo()
+    if args.db is None:
+        args.db = CHECK_DB if args.check else DEMO_DB
     if args.port is None:
         args.port = free_port() if args.check else 8069
     ensure_port_free(args.port)
@@ -97,8 +100,14 @@ def run(args):
         outcomes = {}
         if fresh:
             print(f"self-healing: Odoo answers on {server.base_url}; injecting real faults", flush=True)
+            served = time.monotonic()
             outcomes = inject_faults(server, args.db, cluster)
-            print(f"self-healing: faults injected and settled {time.monotonic() - started:.0f} s after start")
+            now = time.monotonic()
+            print(
+                f"self-healing: faults injected and settled {now - served:.0f} s after Odoo answered "
+                f"({now - started:.0f} s after the command started)",
+                flush=True,
+            )
         if args.check:
             return check(outcomes)
         print(
