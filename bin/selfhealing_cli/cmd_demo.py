@@ -13,6 +13,7 @@ outcomes compared with EXPECTED; the exit code says whether they matched.
 """
 
 import contextlib
+import signal
 import sys
 import time
 
@@ -193,6 +194,11 @@ def check(outcomes):
 
 
 def wait_for_ctrl_c(server):
+    def interrupted(_signum, _frame):
+        raise KeyboardInterrupt
+
+    # A service manager or a CI timeout stops it with SIGTERM: Odoo must stop with it, not outlive it.
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         return server.process.wait()
     except KeyboardInterrupt:
