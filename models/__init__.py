@@ -6,9 +6,11 @@ from . import guardrail_vector
 from . import knowledge_entry
 from . import knowledge_entry_import
 from . import knowledge_entry_forum
+from . import knowledge_entry_shipped
 from . import incident
 from . import incident_grouping
 from . import incident_healing
+from . import incident_similar
 from . import occurrence
 from . import occurrence_retention
 from . import fix_attempt

@@ -147,8 +147,13 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
         return self.env.cr.rowcount
 
     @api.model
+    def _embedding_queue_domain(self):
+        """The records waiting for a vector; models narrow it (to records that can be found)."""
+        return [("embedding_state", "=", "todo")]
+
+    @api.model
     def _embedding_todo_count(self):
-        return self.with_context(active_test=False).search_count([("embedding_state", "=", "todo")])
+        return self.with_context(active_test=False).search_count(self._embedding_queue_domain())
 
     @api.model
     def _embed_pending(self, limit=BATCH_SIZE):
@@ -158,9 +163,7 @@ class SelfHealingEmbeddingMixin(models.AbstractModel):
         again after RETRY_FAILED_AFTER or when the settings change) instead of
         failing the whole job.
         """
-        records = self.with_context(active_test=False).search(
-            [("embedding_state", "=", "todo")], order="id", limit=limit
-        )
+        records = self.with_context(active_test=False).search(self._embedding_queue_domain(), order="id", limit=limit)
         if not records:
             return 0
         provider = self._embedding_provider()

@@ -10,7 +10,29 @@ SOURCES = [
     ("human_fix", "Human Fix"),
     ("import", "Imported"),
     ("website_forum", "Website Forum"),
+    ("github", "GitHub Issue / Pull Request"),
 ]
+CONFIRMATIONS = [
+    ("accepted_answer", "Accepted Answer"),
+    ("merged_pr", "Merged Pull Request"),
+    ("maintainer", "Maintainer's Statement"),
+    ("reporter", "Reporter Confirmed"),
+    ("documentation", "Official Documentation"),
+]
+# What a shipped case carries (engine SHIPPED_COMPARED): editing one of them here is a local edit.
+SHIPPED_CONTENT_FIELDS = {
+    "name",
+    "problem",
+    "solution",
+    "url",
+    "odoo_versions",
+    "tags",
+    "source",
+    "error_class",
+    "guardrail_id",
+    "confirmed_by",
+}
+SHIPPED_SYNC = "self_healing_shipped_sync"
 # The fields an entry is found by: changing one of them re-embeds the entry.
 EMBEDDED_FIELDS = {"name", "problem"}
 
@@ -41,11 +63,40 @@ class SelfHealingKnowledgeEntry(models.Model):
         index="btree_not_null",
         help="The incident whose human fix this entry records.",
     )
+    confirmed_by = fields.Selection(
+        CONFIRMATIONS, index=True, help="How the source confirmed the fix. Only confirmed cases count as support."
+    )
+    confirmed = fields.Boolean(
+        compute="_compute_confirmed",
+        store=True,
+        index=True,
+        help="The fix was confirmed by its source, or recorded here by a human after it worked.",
+    )
+    shipped_file = fields.Char(
+        readonly=True, copy=False, help="The file of data/knowledge/cases this case was shipped in."
+    )
+    shipped_hash = fields.Char(readonly=True, copy=False, help="Fingerprint of the shipped text last synced.")
+    user_modified = fields.Boolean(
+        string="Edited Locally",
+        readonly=True,
+        copy=False,
+        help="Edited here: updates of the shipped cases no longer overwrite it.",
+    )
+    shipped_update_available = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="The shipped cases have a newer version of this one, not applied because of local edits.",
+    )
     active = fields.Boolean(default=True)
 
     _sql_constraints = [
         ("key_unique", "unique(key)", "A knowledge entry with this key already exists."),
     ]
+
+    @api.depends("confirmed_by", "source")
+    def _compute_confirmed(self):
+        for entry in self:
+            entry.confirmed = bool(entry.confirmed_by) or entry.source == "human_fix"
 
     @api.constrains("url")
     def _check_url(self):
@@ -63,6 +114,12 @@ class SelfHealingKnowledgeEntry(models.Model):
         return entries
 
     def write(self, vals):
+        if not self.env.context.get(SHIPPED_SYNC) and SHIPPED_CONTENT_FIELDS & set(vals):
+            shipped = self.filtered("shipped_file")
+            if shipped and len(shipped) != len(self):
+                return (self - shipped).write(vals) and shipped.write(vals)
+            if shipped:
+                vals = dict(vals, user_modified=True)
         if EMBEDDED_FIELDS & set(vals):
             vals = dict(vals, embedding_state="todo")
         result = super().write(vals)
@@ -77,6 +134,11 @@ class SelfHealingKnowledgeEntry(models.Model):
     @api.model
     def _embedding_base_domain(self):
         return super()._embedding_base_domain() + [("active", "=", True)]
+
+    @api.model
+    def _embedding_queue_domain(self):
+        # An archived entry is never searched: it gets its vector when it comes back (still "todo").
+        return super()._embedding_queue_domain() + [("active", "=", True)]
 
     def action_reembed(self):
         """Queue the selected entries for a new vector (after a failure, say)."""

@@ -37,6 +37,8 @@ class SelfHealingKnowledgeForumBridge(models.Model):
             "url": f"{base_url.rstrip('/')}{question.website_url}" if base_url and question.website_url else "",
             "tags": [tag for tag in tags if tag],
             "source": FORUM_SOURCE,
+            # Only questions with an accepted answer are taken (see the class docstring).
+            "confirmed_by": "accepted_answer",
         }
         return knowledge_import.validate_record(record, line=question.id, sources=(FORUM_SOURCE,))
 

@@ -18,6 +18,7 @@ ROW_FIELDS = {
     "source": "source",
     "error_class": "error_class",
     "guardrail": "guardrail_id",
+    "confirmed_by": "confirmed_by",
 }
 
 
@@ -128,6 +129,7 @@ class SelfHealingKnowledgeEntryImport(models.Model):
             "source": row.source,
             "error_class": row.error_class or False,
             "guardrail_id": guardrail_ids.get(row.guardrail, False),
+            "confirmed_by": row.confirmed_by or False,
         }
 
     @api.model

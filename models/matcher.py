@@ -25,8 +25,10 @@ class IncidentMatch:
     match_score: float
     signal: str  # "rules", "vector" or "none"
     params: dict = field(default_factory=dict)
-    kb_support: int = 0
+    kb_support: int = 0  # confirmed solved cases supporting the answer: the confidence's support input
     neighbours: list = field(default_factory=list)  # [(record, similarity)], most similar first
+    supporting: list = field(default_factory=list)  # ids of the knowledge entries counted in kb_support
+    probability: float = 0.0  # calibrated probability of error_class, before the policy's caps
     evidence: list = field(default_factory=list)  # dicts, each naming its "signal"
     provider: str = ""
 
@@ -39,6 +41,8 @@ class IncidentMatch:
             "score": self.match_score,
             "params": dict(self.params),
             "kb_support": self.kb_support,
+            "supporting_ids": list(self.supporting),
+            "probability": self.probability,
             "provider": self.provider,
             "neighbours": [
                 {
@@ -123,11 +127,13 @@ class SelfHealingMatcher(models.AbstractModel):
         suggestible = Guardrail.search(
             [("state", "=", "active"), ("code", "in", [n.guardrail for n in neighbours if n.guardrail])]
         )
+        codes = {n.guardrail for n in neighbours if n.guardrail} | {classification.guardrail} - {None}
         result = matching.combine(
             classification,
             neighbours,
             settings,
             guardrail_classes={guardrail.code: guardrail.error_class for guardrail in suggestible},
+            guardrail_cases=self._confirmed_cases_by_guardrail(codes),
         )
         guardrail = Guardrail.search([("code", "=", result.guardrail)], limit=1) if result.guardrail else Guardrail
         return IncidentMatch(
@@ -138,9 +144,25 @@ class SelfHealingMatcher(models.AbstractModel):
             params=dict(result.params),
             kb_support=result.kb_support,
             neighbours=[(records[(n.kind, n.id)], n.similarity) for n in result.neighbours],
+            supporting=list(result.supporting),
+            probability=result.probability,
             evidence=vector_notes + [dict(item) for item in result.evidence],
             provider=provider_signature,
         )
+
+    @api.model
+    def _confirmed_cases_by_guardrail(self, codes):
+        """``{guardrail code: ids}`` of the active confirmed solved cases solved with each guardrail."""
+        if not codes:
+            return {}
+        entries = self.env["self_healing.knowledge.entry"].search(
+            [("guardrail_id.code", "in", sorted(codes)), ("confirmed", "=", True), ("solution", "!=", False)],
+            order="id",
+        )
+        cases = {}
+        for entry in entries:
+            cases.setdefault(entry.guardrail_id.code, []).append(entry.id)
+        return cases
 
     @api.model
     def _knowledge_neighbour(self, entry, similarity, classifier, settings):
@@ -162,6 +184,7 @@ class SelfHealingMatcher(models.AbstractModel):
             error_class=error_class,
             inferred_class=inferred,
             solved=bool((entry.solution or "").strip()),
+            confirmed=entry.confirmed,
         )
 
     @api.model

@@ -82,7 +82,8 @@ class KnowledgeCase(SelfHealingCase):
         raise AssertionError("the embedding queue does not drain")
 
     def make_entry(self, key, problem, **values):
-        return self.Entry.create(dict({"name": key, "key": key, "problem": problem, "solution": "Fixed."}, **values))
+        defaults = {"name": key, "key": key, "problem": problem, "solution": "Fixed.", "confirmed_by": "maintainer"}
+        return self.Entry.create(dict(defaults, **values))
 
 
 class FakeOpenAIEmbeddings:

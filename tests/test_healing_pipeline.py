@@ -50,6 +50,7 @@ class PipelineCase(SelfHealingCase):
                     "solution": solution,
                     "error_class": error_class,
                     "source": "forum",
+                    "confirmed_by": "accepted_answer",
                 }
                 for problem in problems
             ]

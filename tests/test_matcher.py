@@ -90,22 +90,30 @@ class TestMatcher(KnowledgeCase):
         self.assertEqual({item["id"] for item in knowledge["supporting"]}, {entry.id for entry in solved})
         self.assertTrue(all(0 < item["similarity"] <= 1 for item in evidence["neighbours"]))
 
-    def test_when_the_rules_abstain_a_linked_solved_case_suggests_its_guardrail_with_a_low_score(self):
+    def test_when_the_rules_abstain_the_nearest_solved_case_votes_its_guardrail_with_a_low_score(self):
         seq = self.Guardrail.search([("code", "=", "GR-SEQ-001")])
         self.make_entry("m-paraphrase", PARAPHRASE_KNOWN, guardrail_id=seq.id)
         self.embed_all()
         self.assertFalse(self.Guardrail._classifier().classify(PARAPHRASE_INCIDENT).answered)
         incident = self.incident(PARAPHRASE_INCIDENT)
         outcome = self.Matcher.apply_match(incident)[incident.id]
-        self.assertEqual((outcome.guardrail, outcome.error_class, outcome.signal), (seq, "SEQ_PKEY_DRIFT", "vector"))
-        self.assertGreater(outcome.match_score, 0.3)
-        self.assertLessEqual(outcome.match_score, 0.5, "a similarity-only suggestion never reaches a fix")
+        self.assertEqual(
+            (outcome.guardrail, outcome.error_class, outcome.signal), (seq, "SEQ_PKEY_DRIFT", "neighbours")
+        )
+        self.assertGreaterEqual(outcome.probability, 0.85, "a close, unanimous vote is a likely answer")
+        self.assertLessEqual(outcome.match_score, 0.5, "a similarity-only answer never reaches a fix")
         self.assertEqual(outcome.params, {})
         self.assertEqual((incident.state, incident.guardrail_id), ("matched", seq))
-        # A retired guardrail is never suggested.
+        # A retired guardrail is never suggested: the class still is.
         seq.action_retire()
         again = self.Matcher.match(incident)
-        self.assertEqual((again.guardrail.id, again.error_class, again.match_score), (False, UNKNOWN, 0.0))
+        self.assertEqual((again.guardrail.id, again.error_class, again.signal), (False, "SEQ_PKEY_DRIFT", "neighbours"))
+        # Without the vote, the linked case suggests its guardrail by similarity alone.
+        seq.action_activate()
+        self.set_param("match_vote_min_probability", "1")
+        without_vote = self.Matcher.match(incident)
+        self.assertEqual((without_vote.guardrail, without_vote.signal), (seq, "vector"))
+        self.assertGreater(without_vote.match_score, 0.3)
 
     def test_an_unknown_fault_stays_new_and_unknown(self):
         self.embed_all()
@@ -142,6 +150,7 @@ class TestMatcher(KnowledgeCase):
         self.embed_all()
         incident = self.incident(PARAPHRASE_INCIDENT)
         self.set_param("match_link_similarity", "0.999")
+        self.set_param("match_vote_min_probability", "1")
         self.assertFalse(self.Matcher.match(incident).guardrail)
         self.set_param("match_link_similarity", "0.7")
         self.set_param("match_suggestion_cap", "0.2")

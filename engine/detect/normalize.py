@@ -7,6 +7,7 @@ Everything here runs for every captured error, so patterns are compiled once
 and most work happens inside the regex engine.
 """
 
+import html
 import re
 from dataclasses import dataclass, field
 
@@ -344,3 +345,143 @@ def message_template(message):
     if "\n" in text:
         text = _LINE_BREAKS.sub("\n", text)
     return text.strip()[:MAX_TEMPLATE_CHARS]
+
+
+# --- reports as people paste them ---------------------------------------------
+# Error texts that reach us from users and forums carry what their transport
+# added (container and journal prefixes, HTML escaping, Markdown fences) and what
+# older Odoo printed (``openerp`` names, Python 2 spellings). ``clean_report``
+# rewrites those into what Odoo 18 logs, so one set of rules reads them all.
+# Every pattern here is anchored or literal-led and has no nested quantifier:
+# cost stays linear in the text.
+
+MAX_REPORT_CHARS = 100_000
+
+_HTML_ENTITY = re.compile(r"&(?:quot|amp|lt|gt|apos|nbsp|#\d{1,6}|#x[0-9a-fA-F]{1,6});")
+_HTML_BREAK = re.compile(r"<br\s{0,3}/?>\n?", re.I)
+# docker compose v1 and v2 ("web_1  | ", "odoo-web-1  | ": the replica number tells them from
+# a table cell), docker logs -t, journald
+# (classic and short-iso), kubectl --prefix.
+_LINE_PREFIXES = re.compile(
+    r"^(?:[A-Za-z][\w.-]{0,60}[-_]\d{1,3} +\| ?"
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z "
+    r"|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d [\w.-]{1,64} [\w./@-]{1,64}(?:\[\d{1,10}\])?: "
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} [\w.-]{1,64} [\w./@-]{1,64}(?:\[\d{1,10}\])?: "
+    r"|\[pod/[\w.-]{1,253}/[\w.-]{1,253}\] )",
+    re.M,
+)
+_FENCE_OR_BANNER = re.compile(
+    r"^[ \t]*(?:```[\w+-]*|~~~[\w+-]*|Odoo Server Error|Odoo Client Error|Odoo Error \(client side\)"
+    r"|Odoo Erreur \(côté (?:interface|serveur)\)|RPC_ERROR|Odoo (?:Server|Client) Error)[ \t]*$\n?",
+    re.M,
+)
+# A log header or traceback header in mid-line: the paste lost its line breaks.
+_FOLDED_LINE = re.compile(
+    r" (?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \d+ (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) "
+    r"|Traceback \(most recent call last\):)"
+)
+# Runs of spaces inside a line (not indentation, which tracebacks need: see _one_space).
+_INNER_SPACES = re.compile(r"  +(?=\S)")
+# Transport prefixes sit on every line: when none of the first lines has one, no line has.
+_PREFIX_PROBE_LINES = 5
+_OPENERP = re.compile(r"openerp(?=[./])")
+# Odoo 8-10 kept base models under base/ir, base/res, base/module.
+_OLD_BASE_PACKAGE = re.compile(r"addons([./])base[./](?:ir|res|module)[./]")
+_PY2_UNICODE_LITERAL = re.compile(r"u(?<![\w'\"]u)(?=['\"])")
+_PY2_NO_MODULE = re.compile(r"No module named (?=[A-Za-z_])([\w.]{1,200})")
+# A log line's level, with or without the timestamp, pid and database Odoo puts before it.
+_ENTRY_HEAD = re.compile(
+    r"^(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)? +(?:\d+ +)?)?"
+    r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) +\S+ +(?P<logger>[\w.]+): ",
+    re.M,
+)
+# ERROR lines Odoo writes after the real error, which say nothing of their own.
+_GENERIC_ERRORS = (
+    "Failed to load registry",
+    "Failed to initialize database",
+    "Exception during request handling",
+    "Exception during JSON request handling",
+)
+# The module loader narrates a failed load ("Transient module states were reset", "loading
+# 12 modules..."): around a real error its lines are context wherever they are.
+_LOADER_LOGGERS = ("odoo.modules.", "openerp.modules.")
+# Levels of the lines dropped around a real error (a line with a traceback always stays).
+_CONTEXT_LEVELS = frozenset({"DEBUG", "INFO", "WARNING"})
+
+
+def clean_report(text):
+    """An error text as a person reported it, rewritten into what Odoo 18 logs.
+
+    Transport prefixes, HTML escapes, fences and banners go; ``openerp`` and
+    Python 2 spellings become their current form. When a real error remains
+    (an ERROR line saying more than "Failed to load registry", or any line
+    with a traceback), the INFO and WARNING lines before it go (module
+    loading progress, a request log), and so do the module loader's lines
+    after it ("Transient module states were reset"): the error is read, not
+    its context. A text that needs none of this comes back unchanged.
+    """
+    text = strip_ansi(text if isinstance(text, str) else str(text or ""))[:MAX_REPORT_CHARS]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "&" in text and _HTML_ENTITY.search(text):
+        text = html.unescape(text)
+    if "<br" in text or "<BR" in text:
+        text = _HTML_BREAK.sub("\n", text)
+    head = text.split("\n", _PREFIX_PROBE_LINES)[:_PREFIX_PROBE_LINES]
+    if any(_LINE_PREFIXES.match(line) for line in head):
+        text = _LINE_PREFIXES.sub("", text)
+    if "```" in text or "~~~" in text or " Error" in text or "RPC_ERROR" in text or "Erreur" in text:
+        text = _FENCE_OR_BANNER.sub("", text)
+    text = _FOLDED_LINE.sub("\n", text)
+    if "  " in text:
+        text = _INNER_SPACES.sub(_one_space, text)
+    if "openerp" in text:
+        text = _OPENERP.sub("odoo", text)
+    if "addons.base." in text or "addons/base/" in text:
+        text = _OLD_BASE_PACKAGE.sub(r"addons\1base\1models\1", text)
+    if "u'" in text or 'u"' in text:
+        text = _PY2_UNICODE_LITERAL.sub("", text)
+    if "No module named " in text:
+        text = _PY2_NO_MODULE.sub(r"No module named '\1'", text)
+    return _drop_context_entries(text)
+
+
+def _one_space(match):
+    start = match.start()
+    if start == 0 or match.string[start - 1] in " \n":
+        return match.group(0)  # indentation
+    return " "
+
+
+def _drop_context_entries(text):
+    if "INFO " not in text and "WARNING " not in text and "DEBUG " not in text:
+        return text  # no line of a context level
+    heads = list(_ENTRY_HEAD.finditer(text))
+    if len(heads) < 2:
+        return text
+    entries = []  # (level, start, end)
+    for index, head in enumerate(heads):
+        end = heads[index + 1].start() if index + 1 < len(heads) else len(text)
+        entries.append((head.group("level"), head.start(), end))
+
+    def substantive(level, start, end):
+        body = text[start:end]
+        if TRACEBACK_HEADER in body:
+            return True  # Odoo logs some errors at INFO with their traceback (a missing attachment file)
+        if level not in ("ERROR", "CRITICAL"):
+            return False
+        message = _ENTRY_HEAD.sub("", body, count=1).strip()
+        return bool(message) and not message.startswith(_GENERIC_ERRORS)
+
+    flags = [substantive(*entry) for entry in entries]
+    if not any(flags):
+        return text  # no real error to prefer: every line may be the evidence
+    first = flags.index(True)
+    kept = [text[: entries[0][1]]]
+    for index, (level, start, end) in enumerate(entries):
+        # After the error, lines still tell of the same failure (the request's access line,
+        # the asset bundle regenerated), except the module loader's narration of the failed load.
+        follows = index > first and not text.startswith(_LOADER_LOGGERS, heads[index].start("logger"))
+        if flags[index] or level not in _CONTEXT_LEVELS or follows:
+            kept.append(text[start:end])
+    return "".join(kept)

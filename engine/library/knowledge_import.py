@@ -16,6 +16,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..library.error_classes import UNKNOWN, load_classes
 from ..library.guardrails import CODE_RE
@@ -32,11 +33,16 @@ FIELDS = (
     "source",
     "error_class",
     "guardrail",
+    "confirmed_by",
 )
 REQUIRED = ("title", "problem")
 # Sources an import may claim; human fixes and the website_forum bridge are
 # made inside Odoo, never read from a file.
-IMPORT_SOURCES = ("import", "forum", "kb_article")
+IMPORT_SOURCES = ("import", "forum", "kb_article", "github")
+# How a source confirmed the fix it describes (see the schema for each).
+CONFIRMATIONS = ("accepted_answer", "merged_pr", "maintainer", "reporter", "documentation")
+# The solved cases shipped with the addon, one JSON Lines file per batch.
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "data" / "knowledge" / "cases"
 DEFAULT_SOURCE = "import"
 FORMATS = ("jsonl", "csv")
 
@@ -75,6 +81,7 @@ class KnowledgeRow:
     source: str = DEFAULT_SOURCE
     error_class: object = None  # a class code, or None
     guardrail: object = None  # a guardrail code, or None
+    confirmed_by: object = None  # one of CONFIRMATIONS, or None
     # Columns the row gave a value for: an update leaves the others alone.
     provided: frozenset = frozenset()
 
@@ -255,6 +262,9 @@ def validate_record(record, line=0, classes=None, sources=IMPORT_SOURCES):
     guardrail = _text(record, "guardrail").strip().upper() or None
     if guardrail and not CODE_RE.match(guardrail):
         raise InvalidRow(f"guardrail {guardrail!r} is not a guardrail code such as GR-SEQ-001")
+    confirmed_by = _text(record, "confirmed_by").strip().lower() or None
+    if confirmed_by and confirmed_by not in CONFIRMATIONS:
+        raise InvalidRow(f"confirmed_by {confirmed_by!r} is not one of {', '.join(CONFIRMATIONS)}")
     given = {
         "key": explicit_key,
         "title": title,
@@ -266,6 +276,7 @@ def validate_record(record, line=0, classes=None, sources=IMPORT_SOURCES):
         "source": _text(record, "source").strip(),
         "error_class": error_class,
         "guardrail": guardrail,
+        "confirmed_by": confirmed_by,
     }
     provided = frozenset(name for name, value in given.items() if value)
     return KnowledgeRow(
@@ -280,8 +291,63 @@ def validate_record(record, line=0, classes=None, sources=IMPORT_SOURCES):
         source=source,
         error_class=error_class,
         guardrail=guardrail,
+        confirmed_by=confirmed_by,
         provided=provided,
     )
+
+
+@dataclass(frozen=True)
+class ShippedCase:
+    """A solved case of the shipped files, with the file it comes from."""
+
+    file: str  # relative to the cases folder, e.g. "batch1.jsonl"
+    row: KnowledgeRow
+
+    @property
+    def fingerprint(self):
+        """Changes whenever the shipped text of the case changes."""
+        data = json.dumps([self.row.key, *(repr(getattr(self.row, name)) for name in SHIPPED_COMPARED)])
+        return hashlib.sha1(data.encode()).hexdigest()
+
+
+# What a shipped case carries; a local edit of any of these is kept.
+SHIPPED_COMPARED = (
+    "title",
+    "problem",
+    "solution",
+    "url",
+    "odoo_versions",
+    "tags",
+    "source",
+    "error_class",
+    "guardrail",
+    "confirmed_by",
+)
+
+
+def load_shipped(directory=None, classes=None):
+    """``(cases, errors)`` of the shipped case files: ShippedCase objects and "file: line N: reason" texts.
+
+    A key found in two files keeps its first occurrence (files in name order)
+    and reports the second.
+    """
+    directory = Path(directory) if directory else SHIPPED_DIR
+    cases, errors, seen = [], [], {}
+    for path in sorted(directory.glob("*.jsonl")):
+        try:
+            parsed = parse_file(path.read_bytes(), filename=path.name, classes=classes)
+        except ImportFileError as exc:
+            errors.append(f"{path.name}: {exc}")
+            continue
+        errors.extend(f"{path.name}: {error}" for error in parsed.errors)
+        for row in parsed.rows:
+            earlier = seen.get(row.key)
+            if earlier:
+                errors.append(f"{path.name}: line {row.line}: key {row.key} already shipped in {earlier}")
+                continue
+            seen[row.key] = path.name
+            cases.append(ShippedCase(path.name, row))
+    return cases, errors
 
 
 def content_key(title, problem):

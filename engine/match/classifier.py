@@ -21,6 +21,7 @@ lowercased text are evaluated.
 import re
 from dataclasses import dataclass, field
 
+from ..detect.normalize import clean_report
 from ..library.error_classes import UNKNOWN
 from ..library.guardrails import load_library
 
@@ -403,7 +404,7 @@ class Classifier:
 
     def classify(self, text):
         """The error class of one log message with its traceback."""
-        text = text if isinstance(text, str) else str(text or "")
+        text = clean_report(text)
         lower = text.lower()
         seen = {}
 

@@ -143,3 +143,51 @@ def test_the_documented_schema_matches_the_parser():
     assert tuple(schema["properties"]["source"]["enum"]) == knowledge_import.IMPORT_SOURCES
     for name in ("key", "title", "problem", "solution", "url"):
         assert schema["properties"][name]["maxLength"] == knowledge_import.MAX_LENGTH[name], name
+
+
+def _case(key, **values):
+    return json.dumps(
+        dict(
+            {
+                "key": key,
+                "title": f"case {key}",
+                "problem": "ValueError: Expected singleton: sale.order(1, 2)",
+                "solution": "Loop over the records.",
+                "url": f"https://github.com/odoo/odoo/issues/{key}",
+                "source": "github",
+                "error_class": "EXPECTED_SINGLETON",
+                "confirmed_by": "merged_pr",
+            },
+            **values,
+        )
+    )
+
+
+def test_the_shipped_cases_all_load_with_their_confirmation():
+    cases, errors = knowledge_import.load_shipped()
+    assert not errors
+    assert len(cases) >= 400
+    assert all(case.row.url and case.row.error_class and case.file.endswith(".jsonl") for case in cases)
+    assert {case.row.confirmed_by for case in cases} <= set(knowledge_import.CONFIRMATIONS)
+    assert len({case.row.key for case in cases}) == len(cases)
+
+
+def test_shipped_files_report_bad_rows_and_keys_shipped_twice(tmp_path):
+    (tmp_path / "a.jsonl").write_text(_case("1") + "\n" + _case("2", confirmed_by="trust me") + "\n")
+    (tmp_path / "b.jsonl").write_text(_case("1", title="again") + "\n" + _case("3") + "\n")
+    (tmp_path / "notes.txt").write_text("not a case file")
+    cases, errors = knowledge_import.load_shipped(tmp_path)
+    assert [(case.file, case.row.key) for case in cases] == [("a.jsonl", "1"), ("b.jsonl", "3")]
+    assert errors == [
+        "a.jsonl: line 2: confirmed_by 'trust me' is not one of " + ", ".join(knowledge_import.CONFIRMATIONS),
+        "b.jsonl: line 1: key 1 already shipped in a.jsonl",
+    ]
+
+
+def test_a_shipped_cases_fingerprint_follows_its_text_only(tmp_path):
+    (tmp_path / "a.jsonl").write_text(_case("1") + "\n")
+    first = knowledge_import.load_shipped(tmp_path)[0][0]
+    (tmp_path / "a.jsonl").write_text("\n" + _case("1") + "\n")  # moved to another line
+    assert knowledge_import.load_shipped(tmp_path)[0][0].fingerprint == first.fingerprint
+    (tmp_path / "a.jsonl").write_text(_case("1", solution="Use ensure_one().") + "\n")
+    assert knowledge_import.load_shipped(tmp_path)[0][0].fingerprint != first.fingerprint
