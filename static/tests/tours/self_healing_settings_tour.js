@@ -17,3 +17,16 @@ registry.category("web_tour.tours").add("self_healing_settings_tour", {
         { trigger: "body:not(:has(.o_dirty_warning)) div[name=self_healing_autopilot] input[data-value=off]:checked" },
     ],
 });
+
+// The daily digest is opted into per user, from one's own preferences (Odoo 18 names the menu entry
+// "settings", Odoo 19 "preferences").
+registry.category("web_tour.tours").add("self_healing_digest_opt_in_tour", {
+    steps: () => [
+        { trigger: ".o_user_menu button", run: "click" },
+        { trigger: ".dropdown-item[data-menu=settings], .dropdown-item[data-menu=preferences]", run: "click" },
+        { trigger: ".modal div[name=self_healing_digest] input[type=checkbox]:not(:checked)", run: "click" },
+        { trigger: ".modal div[name=self_healing_digest] input[type=checkbox]:checked" },
+        { trigger: ".modal button[name=preference_save]", run: "click" },
+        { trigger: "body:not(:has(.modal))" },
+    ],
+});
