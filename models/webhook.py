@@ -82,7 +82,7 @@ class SelfHealingWebhook(models.Model):
 
     def _compute_secrets(self):
         for webhook in self:
-            if not webhook.id or isinstance(webhook.id, models.NewId):
+            if not isinstance(webhook.id, int):  # a new record (NewId) has nothing stored yet
                 webhook.url = webhook.secret = False
                 webhook.has_secret = False
                 continue

@@ -1,11 +1,14 @@
 """Shared set-up for the Odoo tests: users of each Self-Healing group."""
 
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 from odoo import release
 from odoo.tests.common import TransactionCase, new_test_user
 
 ODOO_MAJOR = release.version_info[0]
+# The source tree holding odoo-bin: ``odoo`` is a namespace package on 19.0 (no ``__file__``).
+ODOO_ROOT = Path(release.__file__).resolve().parent.parent
 
 
 def domain_field_error(model, field):

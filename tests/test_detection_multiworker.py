@@ -23,6 +23,7 @@ import odoo
 from odoo.tests import tagged
 from odoo.tests.common import get_db_name
 
+from .common import ODOO_ROOT
 from .test_detection_common import committed_env, use_live_capture
 
 # --limit-time-real: how long the master waits for a silent worker (more than its 4 s heartbeat).
@@ -103,7 +104,7 @@ class TestPreforkMaster(unittest.TestCase):
         self.dbname = get_db_name()
         use_live_capture(self, self.dbname)
         self.logfile = Path(tempfile.mkdtemp(prefix="self_healing_prefork_")) / "server.log"
-        odoo_root = Path(odoo.__file__).resolve().parent.parent
+        odoo_root = ODOO_ROOT
         command = [
             sys.executable,
             str(odoo_root / "odoo-bin"),

@@ -22,7 +22,7 @@ class TestNotificationDigest(SelfHealingCase):
         cls.env["res.users"].search([("self_healing_digest", "=", True)]).self_healing_digest = False
 
     def mails_to(self, user):
-        return self.env["mail.mail"].search([("email_to", "ilike", user.email)])
+        return self.env["mail.mail"].search([("recipient_ids", "in", user.partner_id.ids)])
 
     def test_opted_in_users_get_the_digest_of_the_day(self):
         self.reader.with_user(self.reader).self_healing_digest = True  # from their own preferences
