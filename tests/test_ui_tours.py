@@ -1,4 +1,4 @@
-"""Browser tours in headless Chromium: the dashboard, the approval wizard, the settings.
+"""Browser tours in headless Chromium: the dashboard, the approval wizard, the settings, the digest opt-in.
 
 The tours report what the page shows on the console (``self_healing_tour_report key=value``)
 and ask for screenshots (``self_healing_tour_screenshot name``); this side compares the

@@ -127,11 +127,16 @@ def say(text):
 
 
 def check_existing(cluster, dbname):
-    """An existing database is served again only when it is a demo database: the addon in it, marked for chaos."""
+    """An existing database is served again only when it is a demo database: the addon in it, set up for chaos."""
     state = addon_state(cluster, dbname)
-    if state != "installed" or mail_server_id(cluster, dbname) is None:
+    if state != "installed":
         raise UsageError(
-            f"database {dbname} exists but is not a demo database (self_healing: {state or 'absent'}): "
+            f"database {dbname} exists without self_healing installed (state: {state or 'absent'}): "
+            f"pass --reset to recreate it, or --db NAME for another one"
+        )
+    if mail_server_id(cluster, dbname) is None:
+        raise UsageError(
+            f"database {dbname} has self_healing but was not created by this command (no chaos set-up): "
             f"pass --reset to recreate it, or --db NAME for another one"
         )
 
