@@ -120,8 +120,8 @@ NEIGHBOUR_MANIFEST = repr(
 )
 
 
-def prepare_database(odoo, cluster, dbname, smtp_port, say):
-    """Create ``dbname`` with the addon, mark it for chaos and set it up; returns the config facts."""
+def write_chaos_config(odoo, cluster, dbname, http_port=None):
+    """The chaos server's config and its empty customer addons folder; returns (config path, port, folder)."""
     # Per database, so that two runs on one machine (two --db) keep out of each other's way.
     chaos_addons = RUN_DIR / f"chaos_addons_{dbname}"
     if chaos_addons.exists():
@@ -133,7 +133,7 @@ def prepare_database(odoo, cluster, dbname, smtp_port, say):
     neighbour.mkdir()
     (neighbour / "__init__.py").write_text("", encoding="utf-8")
     (neighbour / "__manifest__.py").write_text(NEIGHBOUR_MANIFEST, encoding="utf-8")
-    port = free_port()
+    port = http_port or free_port()
     addons_path = ",".join(
         str(path) for path in [*odoo.addons_paths, addon_link().parent, dev_addons_link().parent, chaos_addons]
     )
@@ -149,6 +149,12 @@ def prepare_database(odoo, cluster, dbname, smtp_port, say):
             "workers": "0",
         },
     )
+    return config, port, chaos_addons
+
+
+def prepare_database(odoo, cluster, dbname, smtp_port, say, http_port=None):
+    """Create ``dbname`` with the addon, mark it for chaos and set it up; returns the config facts."""
+    config, port, chaos_addons = write_chaos_config(odoo, cluster, dbname, http_port)
     cluster.drop_database(dbname)
     say(f"self-healing: creating {dbname} with the addon (about a minute)")
     install_addon(
@@ -189,7 +195,7 @@ def child_main(argv):
 
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        # Only this command marks a database for chaos, and only the one it just created.
+        # Only this command (for itself or the demo) marks a database for chaos, and only one it just created.
         env["ir.config_parameter"].set_param(scenarios.CHAOS_ALLOWED_PARAM, "True")
         prepared = env["self_healing.chaos"]._prepare_chaos_database(int(smtp_port), addons_path)
         cr.commit()

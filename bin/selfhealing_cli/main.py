@@ -7,7 +7,7 @@ from . import cmd_bench, cmd_chaos, cmd_classify, cmd_demo, cmd_import, cmd_pot,
 from .errors import UsageError
 
 COMMANDS = {
-    "demo": (cmd_demo, "serve a demo database with the addon on http://127.0.0.1:8069"),
+    "demo": (cmd_demo, "serve a demo database on http://127.0.0.1:8069 where real faults break and heal live"),
     "test": (cmd_test, "run the engine and Odoo tests in a fresh database"),
     "classify": (cmd_classify, "classify JSON Lines of error texts from stdin (no database needed)"),
     "readme": (cmd_readme, "render readme/*.md fragments into README.rst"),

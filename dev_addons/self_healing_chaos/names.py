@@ -1,8 +1,11 @@
 """The chaos scenarios' names, in run order, readable without Odoo.
 
 The chaos command checks ``--only`` against them before it spends a minute
-creating a database; tests keep them equal to chaos/scenarios.py.
+creating a database; tests keep them equal to chaos/scenarios.py. The demo command
+reads the outgoing mail server the chaos set-up made from MAIL_SERVER_PARAM.
 """
+
+MAIL_SERVER_PARAM = "self_healing.chaos_mail_server_id"
 
 SCENARIO_NAMES = (
     "pkey_sequence_drift",

@@ -28,10 +28,10 @@ from datetime import timedelta
 from odoo import fields
 
 from . import faults
+from .names import MAIL_SERVER_PARAM  # noqa: F401 - the wizard reads it from here
 
 CHAOS_ALLOWED_PARAM = "self_healing.chaos_allowed"
 ADDONS_PATH_PARAM = "self_healing.chaos_addons_path"
-MAIL_SERVER_PARAM = "self_healing.chaos_mail_server_id"
 CAPTURE_LEVEL_PARAM = "self_healing.capture_level"
 CRON_PREFIX = "Self-Healing chaos: "
 

@@ -46,6 +46,11 @@ def test_port_in_use():
     assert_one_line_error(code, err, f"port {port}", "--port")
 
 
+def test_demo_keep_without_check():
+    code, _out, err = run("demo", "--keep")
+    assert_one_line_error(code, err, "--keep", "--check")
+
+
 def test_bad_pg_uri():
     code, _out, err = run("test", "--pg", "mysql://root@localhost")
     assert_one_line_error(code, err, "--pg expects postgresql://")
