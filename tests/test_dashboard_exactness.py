@@ -136,6 +136,8 @@ class TestDashboardExactness(SelfHealingCase):
                 self.env[model].get_view(view_type=view_type)
         graph = self.env["self_healing.incident"].get_view(view_type="graph")["arch"]
         self.assertIn('name="first_seen"', graph)
+        search = self.env["self_healing.fix.attempt"].get_view(view_type="search")["arch"]
+        self.assertIn("create_date:month", search, "fix outcomes group by month from the search panel too")
         groups = self.env["self_healing.fix.attempt"].read_group(
             [("guardrail_id.code", "=", "GR-EXACT-001")],
             ["guardrail_id"],
