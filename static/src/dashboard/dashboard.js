@@ -19,7 +19,7 @@ export class SelfHealingDashboard extends Component {
         this.orm = useService("orm");
         this.action = useService("action");
         this.periods = PERIODS;
-        this.state = useState({ days: 7, data: null, loading: false });
+        this.state = useState({ days: 7, data: null });
         this.requestId = 0;
         onWillStart(() => this.load());
     }
@@ -31,14 +31,12 @@ export class SelfHealingDashboard extends Component {
     async load() {
         // The server echoes the request number: an older, slower answer must not overwrite a newer period.
         const requestId = ++this.requestId;
-        this.state.loading = true;
         const data = await this.orm.call("self_healing.dashboard", "get_dashboard_data", [], {
             days: this.state.days,
             request_id: requestId,
         });
         if (data.request_id === this.requestId) {
             this.state.data = data;
-            this.state.loading = false;
         }
     }
 

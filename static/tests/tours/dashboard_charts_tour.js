@@ -68,16 +68,44 @@ registry.category("web_tour.tours").add("self_healing_dashboard_charts_tour", {
         { trigger: ".o_list_view .o_data_row:eq(1)" },
         { trigger: ".o_list_view:not(:has(.o_data_row:eq(2)))" },
         backToDashboard,
-        // Two periods asked at once: the last one asked is the one shown.
+        // A stale answer arriving last must not win: the 30-day request is held back in the
+        // browser until after the 90-day answer, so it comes back last.
         {
-            content: "Ask for 30 then 90 days without waiting",
+            content: "Ask for 30 days (held back), then 90 days",
             trigger: ".o_sh_periods button[data-days='90']",
             run() {
+                const send = XMLHttpRequest.prototype.send;
+                window.__shStale = "waiting";
+                XMLHttpRequest.prototype.send = function (body) {
+                    if (typeof body === "string" && body.includes("get_dashboard_data") && body.includes('"days":30')) {
+                        XMLHttpRequest.prototype.send = send;
+                        this.addEventListener("loadend", () => (window.__shStale = "answered"));
+                        setTimeout(() => send.call(this, body), 1500);
+                        return;
+                    }
+                    return send.call(this, body);
+                };
                 document.querySelector(".o_sh_periods button[data-days='30']").click();
                 document.querySelector(".o_sh_periods button[data-days='90']").click();
             },
         },
         { trigger: ".o_sh_periods button.active[data-days='90']" },
+        {
+            content: "the 30-day answer came back after the 90-day one",
+            trigger: ".o_self_healing_dashboard",
+            run: async () => {
+                for (let tries = 0; window.__shStale !== "answered" && tries < 100; tries++) {
+                    await new Promise((resolve) => setTimeout(resolve, 100));
+                }
+                if (window.__shStale !== "answered") {
+                    throw new Error("the held-back request never came back");
+                }
+                // Give the component a frame to (wrongly) render it.
+                await new Promise((resolve) => setTimeout(resolve, 300));
+            },
+        },
+        { trigger: ".o_sh_periods button.active[data-days='90']" },
+        // 4 incidents in 90 days, 3 in 30: the figure is the newest period's.
         { trigger: ".o_sh_detected:contains(4)" },
         // A figure that opens nothing does not look clickable.
         { trigger: ".o_sh_knowledge:not(.o_sh_clickable) .o_sh_knowledge_size" },
