@@ -73,10 +73,17 @@ class SelfHealingDashboard(models.AbstractModel):
         start = fields.Datetime.to_string(start_moment)
         summary["targets"] = self._targets(start)
         for row in summary["top_fixed"]:
-            row["target"] = self._target(
+            fixes = self._applied_domain(start) + self._fix_key_domain(row["name"])
+            row["target"] = self._target("self_healing.fix.attempt", fixes, _("Fixes by %s", row["name"]))
+            row["succeeded_target"] = self._target(
                 "self_healing.fix.attempt",
-                self._applied_domain(start) + self._fix_key_domain(row["name"]),
-                _("Fixes by %s", row["name"]),
+                fixes + [("state", "=", "validated")],
+                _("Fixes by %s that worked", row["name"]),
+            )
+            row["failed_target"] = self._target(
+                "self_healing.fix.attempt",
+                fixes + [("state", "!=", "validated")],
+                _("Fixes by %s that did not work", row["name"]),
             )
         summary["reliability"] = self._reliability()
         summary["daily"] = self._daily(incidents, attempts, now, days)

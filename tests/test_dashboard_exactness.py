@@ -100,6 +100,11 @@ class TestDashboardExactness(SelfHealingCase):
                 self.assertEqual(row["times"], len(records), f"top fix {row['name']} over {days} days")
                 validated = records.filtered(lambda attempt: attempt.state == "validated")
                 self.assertAlmostEqual(row["success_rate"], len(validated) / len(records), places=3)
+                worked = self.env[row["target"]["model"]].search(row["succeeded_target"]["domain"])
+                failed = self.env[row["target"]["model"]].search(row["failed_target"]["domain"])
+                self.assertEqual((row["succeeded"], row["times"] - row["succeeded"]), (len(worked), len(failed)))
+                self.assertEqual(worked, validated, "the bar that worked opens the validated fixes")
+                self.assertEqual(worked | failed, records)
         self.assertEqual(checked, len(PERIODS) * len(FIGURES))
 
     def test_the_periods_differ_so_the_test_means_something(self):

@@ -78,7 +78,10 @@ def top_fixed(attempts, start, end, limit=5):
         counts[key][0] += 1
         counts[key][1] += APPLIED_OUTCOMES[row["state"]]
     ranked = sorted(counts.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
-    return [{"name": name, "times": times, "success_rate": _ratio(ok, times)} for name, (times, ok) in ranked]
+    return [
+        {"name": name, "times": times, "succeeded": ok, "success_rate": _ratio(ok, times)}
+        for name, (times, ok) in ranked
+    ]
 
 
 def day_starts(now, days):

@@ -50,8 +50,8 @@ def test_window_figures_match_the_design_definitions():
     assert (current["fixes_applied"], current["fixes_succeeded"]) == (3, 2)
     assert current["fix_success_rate"] == round(2 / 3, 4)
     assert current["mean_minutes_to_heal"] == 3.0
-    assert summary["top_fixed"][0] == {"name": "GR-SEQ-001", "times": 2, "success_rate": 1.0}
-    assert summary["top_fixed"][1] == {"name": "GR-VIEW-001", "times": 1, "success_rate": 0.0}
+    assert summary["top_fixed"][0] == {"name": "GR-SEQ-001", "times": 2, "succeeded": 2, "success_rate": 1.0}
+    assert summary["top_fixed"][1] == {"name": "GR-VIEW-001", "times": 1, "succeeded": 0, "success_rate": 0.0}
     assert (summary["knowledge_size"], summary["knowledge_added_30d"]) == (2, 1)
     assert summary["previous"]["issues_detected"] == 0
 

@@ -8,7 +8,7 @@ import { getColor } from "@web/core/colors/colors";
 /**
  * A Chart.js chart, loaded the way web's graph renderer loads it (the
  * web.chartjs_lib bundle, shipped with web). ``series`` are
- * ``{label, values, type?, axis?}``; clicking a bar or point calls
+ * ``{label, values, type?}``; clicking a bar or point calls
  * ``onClick(seriesIndex, index)`` when the chart has a target for it.
  */
 export class SelfHealingChart extends Component {
@@ -19,6 +19,7 @@ export class SelfHealingChart extends Component {
         series: Array,
         onClick: { type: Function, optional: true },
         horizontal: { type: Boolean, optional: true },
+        stacked: { type: Boolean, optional: true },
         percent: { type: Boolean, optional: true },
         height: { type: Number, optional: true },
     };
@@ -44,14 +45,15 @@ export class SelfHealingChart extends Component {
                 label: serie.label,
                 data: serie.values,
                 type: serie.type || this.props.type,
-                yAxisID: serie.axis || (this.props.horizontal ? undefined : "y"),
                 backgroundColor: color,
                 borderColor: color,
                 spanGaps: true,
                 tension: 0.2,
             };
         });
+        const stacked = Boolean(this.props.stacked);
         const valueAxis = {
+            stacked,
             beginAtZero: true,
             ticks: percent
                 ? { callback: (value) => `${Math.round(value * 100)}%` }
@@ -65,7 +67,9 @@ export class SelfHealingChart extends Component {
                 maintainAspectRatio: false,
                 animation: false,
                 indexAxis: this.props.horizontal ? "y" : "x",
-                scales: this.props.horizontal ? { x: valueAxis } : { y: valueAxis },
+                scales: this.props.horizontal
+                    ? { x: valueAxis, y: { stacked } }
+                    : { x: { stacked }, y: valueAxis },
                 plugins: {
                     legend: { display: datasets.length > 1, position: "bottom" },
                     tooltip: percent

@@ -150,11 +150,16 @@ export class SelfHealingDashboard extends Component {
     }
 
     get topFixedSeries() {
-        return [{ label: _t("Fixes applied"), values: this.state.data.top_fixed.map((row) => row.times) }];
+        const rows = this.state.data.top_fixed;
+        return [
+            { label: _t("Worked"), values: rows.map((row) => row.succeeded) },
+            { label: _t("Did not work"), values: rows.map((row) => row.times - row.succeeded) },
+        ];
     }
 
     openTopFixed(seriesIndex, index) {
-        this.open(this.state.data.top_fixed[index].target);
+        const row = this.state.data.top_fixed[index];
+        this.open(seriesIndex ? row.failed_target : row.succeeded_target);
     }
 
     get confidenceLabels() {
