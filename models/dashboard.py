@@ -5,6 +5,11 @@ from ..engine.learn import calibration, metrics
 ALERT_LIMIT = 6
 APPLIED_STATES = list(metrics.APPLIED_OUTCOMES)
 HUMAN_STATES = sorted(metrics.HUMAN_STATES)
+# Where the knowledge base keeps its provenance: guardrails by origin, solved cases by their shipped file.
+KNOWLEDGE_SHIPPED = {
+    "self_healing.guardrail": ("origin", "=", "library"),
+    "self_healing.knowledge.entry": ("shipped_file", "!=", False),
+}
 
 
 class SelfHealingDashboard(models.AbstractModel):
@@ -18,12 +23,18 @@ class SelfHealingDashboard(models.AbstractModel):
     _description = "Self-Healing Dashboard"
 
     @api.model
-    def get_dashboard_data(self, days=7):
+    def get_dashboard_data(self, days=7, request_id=None):
+        """Figures, charts and their targets over the last ``days`` days.
+
+        ``request_id`` comes back unchanged: the client drops an answer that is
+        not for its latest request, so a slow period cannot overwrite a newer one.
+        """
         days = max(1, min(int(days), 365))
         now = fields.Datetime.now()
         since = fields.Datetime.subtract(now, days=2 * days)
+        # Healed or first seen in the period counts on the daily chart even when last seen before it.
         incidents = self.env["self_healing.incident"].search_read(
-            [("last_seen", ">=", since)],
+            ["|", "|", ("last_seen", ">=", since), ("first_seen", ">=", since), ("healed_at", ">=", since)],
             ["first_seen", "last_seen", "state", "healed_at", "confidence"],
         )
         attempt_rows = self.env["self_healing.fix.attempt"].search_read(
@@ -44,28 +55,124 @@ class SelfHealingDashboard(models.AbstractModel):
             }
             for row in attempt_rows
         ]
-        knowledge_created = [
-            row["create_date"]
-            for model in ("self_healing.guardrail", "self_healing.knowledge.entry")
-            for row in self.env[model].search_read([], ["create_date"])
-        ]
-        summary = metrics.summarize(incidents, attempts, knowledge_created, now=now, days=days)
+        knowledge = self._knowledge_rows()
+        summary = metrics.summarize(
+            incidents, attempts, [created for _model, created, _shipped in knowledge], now=now, days=days
+        )
+        summary["request_id"] = request_id
+        summary["empty"] = (
+            not self.env["self_healing.incident"].with_context(active_test=False).search_count([], limit=1)
+        )
         summary["alerts"] = self._alerts()
         guardrails = self.env["self_healing.guardrail"].search_read([("state", "=", "active")], ["confidence"])
         summary["guardrail_avg_confidence"] = (
             round(sum(row["confidence"] for row in guardrails) / len(guardrails), 4) if guardrails else None
         )
         summary["guardrail_count"] = len(guardrails)
-        start = fields.Datetime.to_string(fields.Datetime.subtract(now, days=days))
+        start_moment = fields.Datetime.subtract(now, days=days)
+        start = fields.Datetime.to_string(start_moment)
         summary["targets"] = self._targets(start)
         for row in summary["top_fixed"]:
-            row["target"] = self._target(
+            fixes = self._applied_domain(start) + self._fix_key_domain(row["name"])
+            row["target"] = self._target("self_healing.fix.attempt", fixes, _("Fixes by %s", row["name"]))
+            row["succeeded_target"] = self._target(
                 "self_healing.fix.attempt",
-                self._applied_domain(start) + self._fix_key_domain(row["name"]),
-                _("Fixes by %s", row["name"]),
+                fixes + [("state", "=", "validated")],
+                _("Fixes by %s that worked", row["name"]),
+            )
+            row["failed_target"] = self._target(
+                "self_healing.fix.attempt",
+                fixes + [("state", "!=", "validated")],
+                _("Fixes by %s that did not work", row["name"]),
             )
         summary["reliability"] = self._reliability()
+        summary["daily"] = self._daily(incidents, attempts, now, days)
+        summary["confidence_distribution"] = self._confidence_distribution(incidents, start_moment, start)
+        summary["knowledge"] = self._knowledge(knowledge, now)
         return summary
+
+    # ------------------------------------------------------------------ charts
+
+    @api.model
+    def _daily(self, incidents, attempts, now, days):
+        """engine.metrics.daily_series, each point with the records behind it."""
+        incident, attempt = "self_healing.incident", "self_healing.fix.attempt"
+        points = metrics.daily_series(incidents, attempts, now, days)
+        for point in points:
+            start, end = (fields.Datetime.to_string(point.pop(key)) for key in ("start", "end"))
+            day = point["day"]
+            point["targets"] = {
+                "detected": self._target(
+                    incident, self._between("first_seen", start, end), _("Incidents first seen on %s", day)
+                ),
+                "healed": self._target(
+                    incident,
+                    [("state", "=", "healed")] + self._between("healed_at", start, end),
+                    _("Incidents healed on %s", day),
+                ),
+                "auto_applied": self._target(
+                    attempt,
+                    [("mode", "=", "auto"), ("state", "in", APPLIED_STATES), ("dry_run", "=", False)]
+                    + self._between("create_date", start, end),
+                    _("Automatic fixes of %s", day),
+                ),
+                "human_review": dict(
+                    self._targets(start, end)["human_review"], name=_("Human review required on %s", day)
+                ),
+            }
+        return points
+
+    @api.model
+    def _confidence_distribution(self, incidents, start_moment, start):
+        bins = metrics.confidence_distribution(incidents, start_moment)
+        seen = [("last_seen", ">=", start), ("confidence", ">", 0)]
+        for row in bins:
+            # The top bin holds 1.0 (engine.metrics.confidence_bin).
+            high = ("confidence", "<=", row["high"]) if row["high"] >= 1 else ("confidence", "<", row["high"])
+            row["target"] = self._target(
+                "self_healing.incident",
+                seen + [("confidence", ">=", row["low"]), high],
+                _("Confidence %(low)s%% to %(high)s%%", low=round(row["low"] * 100), high=round(row["high"] * 100)),
+            )
+        return bins
+
+    @api.model
+    def _knowledge_rows(self):
+        """``(model, create_date, shipped)`` for every pattern of the knowledge base."""
+        rows = []
+        for model, shipped in KNOWLEDGE_SHIPPED.items():
+            shipped_ids = set(self.env[model].search([shipped]).ids)
+            rows += [
+                (model, row["create_date"], row["id"] in shipped_ids)
+                for row in self.env[model].search_read([], ["create_date"])
+            ]
+        return rows
+
+    @api.model
+    def _knowledge(self, rows, now):
+        """Per model: shipped, learned here (anything this database added), and their 30-day growth."""
+        month_ago = fields.Datetime.to_string(fields.Datetime.subtract(now, days=30))
+        names = {
+            "self_healing.guardrail": _("Guardrails"),
+            "self_healing.knowledge.entry": _("Solved cases"),
+        }
+        result = []
+        for model, shipped in KNOWLEDGE_SHIPPED.items():
+            split = metrics.knowledge_split(
+                [(created, is_shipped) for m, created, is_shipped in rows if m == model], now
+            )
+            learned = ["!", shipped]
+            recent = [("create_date", ">=", month_ago)]
+            split["model"] = model
+            split["name"] = names[model]
+            split["targets"] = {
+                "shipped": self._target(model, [shipped], _("%s shipped", names[model])),
+                "learned": self._target(model, learned, _("%s learned here", names[model])),
+                "shipped_30d": self._target(model, [shipped] + recent, _("%s shipped in 30 days", names[model])),
+                "learned_30d": self._target(model, learned + recent, _("%s learned here in 30 days", names[model])),
+            }
+            result.append(split)
+        return result
 
     # ------------------------------------------------------------------ what each figure counts
 
@@ -85,12 +192,17 @@ class SelfHealingDashboard(models.AbstractModel):
         return ["|", ("guardrail_id.code", "=", key), "&", ("guardrail_id", "=", False), ("autopatch_code", "=", key)]
 
     @api.model
-    def _targets(self, start):
+    def _between(self, field, start, end=None):
+        """``[start, end)`` on ``field``; no end is up to now (engine.metrics._in_window)."""
+        return [(field, ">=", start)] + ([(field, "<", end)] if end else [])
+
+    @api.model
+    def _targets(self, start, end=None):
         """Card key -> the records its figure counts (same definitions as engine.metrics.window_figures)."""
-        seen = [("last_seen", ">=", start)]
-        auto_fix = [("create_date", ">=", start), ("mode", "=", "auto"), ("state", "=", "validated")]
-        human_attempt = [
-            ("create_date", ">=", start),
+        seen = self._between("last_seen", start, end)
+        created = self._between("create_date", start, end)
+        auto_fix = created + [("mode", "=", "auto"), ("state", "=", "validated")]
+        human_attempt = created + [
             "|",
             ("mode", "in", ["approved", "manual"]),
             ("state", "in", ["proposed", "rejected"]),

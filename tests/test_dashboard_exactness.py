@@ -63,13 +63,16 @@ class TestDashboardExactness(SelfHealingCase):
                 if attempt_state != "proposed":
                     attempt._set_state("applied")
                     attempt._set_state(attempt_state)
-                # An attempt made when the fault was seen, written the way the database keeps it.
+                # An attempt made when the fault was seen, written the way the database keeps it
+                # (flushed first: a pending ORM write would overwrite it).
+                cls.env.flush_all()
                 cls.env.cr.execute(
                     "UPDATE self_healing_fix_attempt SET create_date = %s WHERE id = %s", [moment, attempt.id]
                 )
             if state == "healed":
                 incident._set_state("fixing")
                 incident._set_state("healed")
+                cls.env.flush_all()
                 cls.env.cr.execute(
                     "UPDATE self_healing_incident SET healed_at = %s WHERE id = %s", [moment, incident.id]
                 )
@@ -97,6 +100,11 @@ class TestDashboardExactness(SelfHealingCase):
                 self.assertEqual(row["times"], len(records), f"top fix {row['name']} over {days} days")
                 validated = records.filtered(lambda attempt: attempt.state == "validated")
                 self.assertAlmostEqual(row["success_rate"], len(validated) / len(records), places=3)
+                worked = self.env[row["target"]["model"]].search(row["succeeded_target"]["domain"])
+                failed = self.env[row["target"]["model"]].search(row["failed_target"]["domain"])
+                self.assertEqual((row["succeeded"], row["times"] - row["succeeded"]), (len(worked), len(failed)))
+                self.assertEqual(worked, validated, "the bar that worked opens the validated fixes")
+                self.assertEqual(worked | failed, records)
         self.assertEqual(checked, len(PERIODS) * len(FIGURES))
 
     def test_the_periods_differ_so_the_test_means_something(self):
@@ -133,6 +141,8 @@ class TestDashboardExactness(SelfHealingCase):
                 self.env[model].get_view(view_type=view_type)
         graph = self.env["self_healing.incident"].get_view(view_type="graph")["arch"]
         self.assertIn('name="first_seen"', graph)
+        search = self.env["self_healing.fix.attempt"].get_view(view_type="search")["arch"]
+        self.assertIn("create_date:month", search, "fix outcomes group by month from the search panel too")
         groups = self.env["self_healing.fix.attempt"].read_group(
             [("guardrail_id.code", "=", "GR-EXACT-001")],
             ["guardrail_id"],
@@ -149,3 +159,88 @@ class TestDashboardExactness(SelfHealingCase):
             [(row["module"], row["error_class"], row["__count"]) for row in groups],
             [("x_grouped_module", "SEQ_PKEY_DRIFT", 2)],
         )
+
+    def test_every_chart_point_equals_the_records_it_opens(self):
+        Dashboard = self.env["self_healing.dashboard"]
+        for days in PERIODS:
+            data = Dashboard.get_dashboard_data(days=days)
+            self.assertEqual(len(data["daily"]), days, "one point a day")
+            for point in data["daily"]:
+                for key, target in point["targets"].items():
+                    records = self.env[target["model"]].search(target["domain"])
+                    self.assertEqual(point[key], len(records), f"{key} on {point['day']} over {days} days")
+                applied = self.env["self_healing.fix.attempt"].search(point["targets"]["auto_applied"]["domain"])
+                if applied:
+                    worked = applied.filtered(lambda attempt: attempt.state == "validated")
+                    self.assertAlmostEqual(point["auto_success_rate"], len(worked) / len(applied), places=3)
+                else:
+                    self.assertIsNone(point["auto_success_rate"], "no automatic fix that day is no rate")
+            for row in data["confidence_distribution"]:
+                records = self.env[row["target"]["model"]].search(row["target"]["domain"])
+                self.assertEqual(row["count"], len(records), f"confidence {row['low']} over {days} days")
+            binned = sum(row["count"] for row in data["confidence_distribution"])
+            self.assertEqual(binned, data["current"]["confidence_count"], "every confidence falls in one bin")
+
+    def test_the_charts_show_what_the_fixtures_hold(self):
+        """Figures checked against the fixtures themselves, not only against their own domains."""
+        data = self.env["self_healing.dashboard"].get_dashboard_data(days=30)
+        detected = sum(point["detected"] for point in data["daily"])
+        # First seen an hour before each fixture's moment, 1 to 20 days ago: five of them.
+        self.assertEqual(detected, 5)
+        self.assertEqual(sum(point["healed"] for point in data["daily"]), 2)
+        self.assertEqual(
+            sum(point["auto_applied"] for point in data["daily"]), 2, "1 day validated, 20 days rolled back"
+        )
+        rates = {point["auto_success_rate"] for point in data["daily"]} - {None}
+        self.assertEqual(rates, {0.0, 1.0})
+        bins = {row["low"]: row["count"] for row in data["confidence_distribution"] if row["count"]}
+        self.assertEqual(bins, {0.9: 1, 0.4: 1, 0.7: 1, 0.8: 2})
+
+    def test_a_confidence_on_a_bin_bound_lands_where_the_database_puts_it(self):
+        Dashboard = self.env["self_healing.dashboard"]
+        for confidence in (0.3, 0.6, 0.7, 1.0):
+            incident = self.make_incident(name=f"Bound {confidence}", confidence=confidence)
+            rows = Dashboard.get_dashboard_data(days=7)["confidence_distribution"]
+            holding = [
+                row for row in rows if incident in self.env[row["target"]["model"]].search(row["target"]["domain"])
+            ]
+            self.assertEqual(len(holding), 1, f"{confidence} is in exactly one bin")
+            self.assertEqual(holding[0]["low"], min(0.9, confidence), f"{confidence} opens its own bin")
+            incident.unlink()
+
+    def test_knowledge_base_size_apart_by_provenance(self):
+        Dashboard = self.env["self_healing.dashboard"]
+        before = {row["model"]: row for row in Dashboard.get_dashboard_data()["knowledge"]}
+        self.Guardrail.create({"code": "GR-LEARNED-1", "name": "Here", "error_class": "SEQ_PKEY_DRIFT"})
+        self.env["self_healing.knowledge.entry"].create(
+            {"name": "Case learned here", "problem": "p", "source": "human_fix"}
+        )
+        # A shipped case, written the way the sync writes it: a shipped file, created a year ago.
+        shipped = self.env["self_healing.knowledge.entry"].create(
+            {"name": "Shipped case", "problem": "p", "shipped_file": "x.yml"}
+        )
+        self.env.cr.execute(
+            "UPDATE self_healing_knowledge_entry SET create_date = now() - interval '1 year' WHERE id = %s",
+            [shipped.id],
+        )
+        self.env.invalidate_all()
+        data = Dashboard.get_dashboard_data()
+        after = {row["model"]: row for row in data["knowledge"]}
+        guardrails, cases = after["self_healing.guardrail"], after["self_healing.knowledge.entry"]
+        self.assertEqual(guardrails["learned"], before["self_healing.guardrail"]["learned"] + 1)
+        self.assertEqual(guardrails["shipped"], before["self_healing.guardrail"]["shipped"])
+        self.assertEqual(cases["learned_30d"], before["self_healing.knowledge.entry"]["learned_30d"] + 1)
+        self.assertEqual(cases["shipped"], before["self_healing.knowledge.entry"]["shipped"] + 1)
+        self.assertEqual(cases["shipped_30d"], before["self_healing.knowledge.entry"]["shipped_30d"], "a year old")
+        self.assertGreater(guardrails["shipped"], 0, "the shipped library is installed")
+        for row in data["knowledge"]:
+            for key, target in row["targets"].items():
+                self.assertEqual(row[key], self.env[target["model"]].search_count(target["domain"]), key)
+        self.assertEqual(data["knowledge_size"], sum(row["shipped"] + row["learned"] for row in data["knowledge"]))
+
+    def test_the_answer_names_the_request_it_answers(self):
+        """The client keeps an answer only if it is for its latest request (static/src/dashboard)."""
+        Dashboard = self.env["self_healing.dashboard"]
+        self.assertEqual(Dashboard.get_dashboard_data(days=30, request_id=7)["request_id"], 7)
+        self.assertIsNone(Dashboard.get_dashboard_data(days=30)["request_id"])
+        self.assertFalse(Dashboard.get_dashboard_data()["empty"])

@@ -10,6 +10,8 @@ dicts so this stays testable without a database.
 from collections import defaultdict
 from datetime import timedelta
 
+from .calibration import DEFAULT_BINS
+
 APPLIED_OUTCOMES = {"validated": True, "failed": False, "rolled_back": False}
 HUMAN_STATES = {"awaiting_approval", "escalated"}
 
@@ -76,7 +78,95 @@ def top_fixed(attempts, start, end, limit=5):
         counts[key][0] += 1
         counts[key][1] += APPLIED_OUTCOMES[row["state"]]
     ranked = sorted(counts.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
-    return [{"name": name, "times": times, "success_rate": _ratio(ok, times)} for name, (times, ok) in ranked]
+    return [
+        {"name": name, "times": times, "succeeded": ok, "success_rate": _ratio(ok, times)}
+        for name, (times, ok) in ranked
+    ]
+
+
+def day_starts(now, days):
+    """Midnight (UTC, as stored) of each of the last ``days`` days, oldest first, today last."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+def daily_series(incidents, attempts, now, days):
+    """One point a day: incidents first seen and healed, the automatic fixes' success, the human share.
+
+    A day's human intervention rate is the window figure of that single day, so
+    the chart and the cards share one definition.
+    """
+    points = []
+    for start in day_starts(now, days):
+        end = start + timedelta(days=1)
+        auto = [
+            APPLIED_OUTCOMES[row["state"]]
+            for row in attempts
+            if row["mode"] == "auto"
+            and row["state"] in APPLIED_OUTCOMES
+            and not row.get("dry_run")
+            and _in_window(row["created"], start, end)
+        ]
+        day = window_figures(incidents, attempts, start, end)
+        points.append(
+            {
+                "day": start.date().isoformat(),
+                "start": start,
+                "end": end,
+                "detected": sum(1 for row in incidents if _in_window(row["first_seen"], start, end)),
+                "healed": sum(
+                    1
+                    for row in incidents
+                    if row["state"] == "healed" and _in_window(row.get("healed_at") or None, start, end)
+                ),
+                "auto_applied": len(auto),
+                "auto_succeeded": sum(auto),
+                # No automatic fix that day is no rate at all, not a rate of zero.
+                "auto_success_rate": _ratio(sum(auto), len(auto)) if auto else None,
+                "seen": day["issues_detected"],
+                "human_review": day["human_review"],
+                "human_review_rate": day["human_review_rate"] if day["issues_detected"] else None,
+            }
+        )
+    return points
+
+
+def confidence_bin(confidence, bins=DEFAULT_BINS):
+    """Index of the bin ``[i / bins, (i + 1) / bins)`` holding ``confidence``; the top bin includes 1.0.
+
+    Decided by comparing with the bounds themselves (not only ``int(c * bins)``, which
+    rounds 0.3 * 10 the other way now and then), as a database filter on them would.
+    """
+    index = max(0, min(bins - 1, int(confidence * bins)))
+    if index and confidence < index / bins:
+        index -= 1
+    elif index < bins - 1 and confidence >= (index + 1) / bins:
+        index += 1
+    return index
+
+
+def confidence_distribution(incidents, start, end=None, bins=DEFAULT_BINS):
+    """How many incidents seen in the window got each confidence; every bin is listed, empty or not."""
+    counts = [0] * bins
+    for row in incidents:
+        if row.get("confidence") and _in_window(row["last_seen"], start, end):
+            counts[confidence_bin(row["confidence"], bins)] += 1
+    return [
+        {"low": round(index / bins, 3), "high": round((index + 1) / bins, 3), "count": count}
+        for index, count in enumerate(counts)
+    ]
+
+
+def knowledge_split(created_shipped, now):
+    """Knowledge base size apart by provenance: ``created_shipped`` holds ``(create_date, shipped)``."""
+    month_ago = now - timedelta(days=30)
+    split = {"shipped": 0, "learned": 0, "shipped_30d": 0, "learned_30d": 0}
+    for created, shipped in created_shipped:
+        key = "shipped" if shipped else "learned"
+        split[key] += 1
+        if created and created >= month_ago:
+            split[key + "_30d"] += 1
+    return split
 
 
 def summarize(incidents, attempts, knowledge_created, now, days=7):

@@ -50,8 +50,8 @@ def test_window_figures_match_the_design_definitions():
     assert (current["fixes_applied"], current["fixes_succeeded"]) == (3, 2)
     assert current["fix_success_rate"] == round(2 / 3, 4)
     assert current["mean_minutes_to_heal"] == 3.0
-    assert summary["top_fixed"][0] == {"name": "GR-SEQ-001", "times": 2, "success_rate": 1.0}
-    assert summary["top_fixed"][1] == {"name": "GR-VIEW-001", "times": 1, "success_rate": 0.0}
+    assert summary["top_fixed"][0] == {"name": "GR-SEQ-001", "times": 2, "succeeded": 2, "success_rate": 1.0}
+    assert summary["top_fixed"][1] == {"name": "GR-VIEW-001", "times": 1, "succeeded": 0, "success_rate": 0.0}
     assert (summary["knowledge_size"], summary["knowledge_added_30d"]) == (2, 1)
     assert summary["previous"]["issues_detected"] == 0
 
@@ -67,3 +67,34 @@ def test_dry_runs_do_not_count_as_fixes():
     dry = dict(attempt(1, "auto", "validated", 1), dry_run=True)
     figures = metrics.window_figures([incident(1, "new", 1)], [dry], NOW - timedelta(days=7), NOW)
     assert figures["fixes_applied"] == 0
+
+
+def test_confidence_bins_follow_their_bounds():
+    # 0.3 * 10 and 0.7 * 10 round away from their bin in floating point; the bounds decide.
+    assert [metrics.confidence_bin(value) for value in (0.0, 0.05, 0.3, 0.6, 0.7, 0.99, 1.0)] == [0, 0, 3, 6, 7, 9, 9]
+    rows = [incident(1, "new", 1, confidence=0.3), incident(2, "new", 1, confidence=1.0), incident(3, "new", 1)]
+    distribution = metrics.confidence_distribution(rows, NOW - timedelta(days=7))
+    assert len(distribution) == 10, "every bin is listed"
+    assert {row["low"]: row["count"] for row in distribution if row["count"]} == {0.3: 1, 0.9: 1}
+
+
+def test_daily_series_counts_each_day_apart():
+    incidents = [
+        incident(1, "healed", 0, healed_after_min=1, confidence=0.9),
+        incident(2, "awaiting_approval", 2),
+        incident(3, "new", 10),  # before the 7 days
+    ]
+    attempts = [attempt(1, "auto", "validated", 0), attempt(2, "manual", "proposed", 2)]
+    points = metrics.daily_series(incidents, attempts, NOW, 7)
+    assert [point["day"] for point in points][-1] == NOW.date().isoformat()
+    assert len(points) == 7
+    today, two_days_ago = points[-1], points[-3]
+    assert (today["detected"], today["healed"], today["auto_applied"], today["auto_success_rate"]) == (1, 1, 1, 1.0)
+    assert (two_days_ago["human_review"], two_days_ago["human_review_rate"]) == (1, 1.0)
+    assert points[0]["auto_success_rate"] is None and points[0]["human_review_rate"] is None, "no data, no rate"
+    assert sum(point["detected"] for point in points) == 2
+
+
+def test_knowledge_split_by_provenance():
+    rows = [(NOW, True), (NOW - timedelta(days=40), True), (NOW, False), (None, False)]
+    assert metrics.knowledge_split(rows, NOW) == {"shipped": 2, "learned": 2, "shipped_30d": 1, "learned_30d": 1}

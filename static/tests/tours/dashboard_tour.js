@@ -10,7 +10,17 @@ registry.category("web_tour.tours").add("self_healing_dashboard_tour", {
         { trigger: ".o_self_healing_dashboard .o_sh_detected:contains(2)" },
         { trigger: ".o_sh_auto_fixed:contains(1)" },
         { trigger: ".o_sh_success_rate:contains(100%)" },
-        { trigger: ".o_sh_top_fixed li:contains(GR-TOUR-001)" },
+        {
+            content: "The top fixes chart names the guardrail",
+            trigger: ".o_sh_chart_top_fixed canvas",
+            run() {
+                const labels = window.Chart.getChart(this.anchor || document.querySelector(".o_sh_chart_top_fixed canvas"))
+                    .data.labels;
+                if (!labels.includes("GR-TOUR-001")) {
+                    throw new Error(`GR-TOUR-001 missing from the top fixes: ${labels}`);
+                }
+            },
+        },
         { trigger: ".o_sh_alerts .o_sh_alert:contains(Tour incident awaiting approval)", run: "click" },
         { trigger: ".o_breadcrumb:contains(Tour incident awaiting approval)" },
         { trigger: ".o_form_view .o_statusbar_status .o_arrow_button_current:contains(Awaiting Approval)" },
