@@ -89,12 +89,18 @@ def break_bundle_file(attachment, how="missing"):
 # -- VIEW_FIELD_MISSING / XPATH_NOT_FOUND -------------------------------------
 
 
-def break_inheriting_view(env, parent_xmlid="base.res_partner_industry_view_form", kind="field"):
-    """A database-only customisation of ``parent_xmlid`` that no longer fits, as after an uninstall."""
-    parent = env.ref(parent_xmlid)
+def break_inheriting_view(
+    env, parent_xmlid="base.res_partner_industry_view_form", kind="field", name="self_healing chaos customisation"
+):
+    """A database-only customisation of ``parent_xmlid`` that no longer fits, as after an uninstall.
+
+    ``kind``: "field" names a field the model lacks; "anchor" (or "xpath") anchors an xpath on it;
+    "locator" anchors on it with a field locator, which Odoo words as ``<field name=...>``.
+    """
+    parent = env.ref(parent_xmlid) if isinstance(parent_xmlid, str) else parent_xmlid
     view = env["ir.ui.view"].create(
         {
-            "name": "self_healing chaos customisation",
+            "name": name,
             "model": parent.model,
             "inherit_id": parent.id,
             "arch": '<xpath expr="/*" position="inside"><field name="display_name"/></xpath>',
@@ -102,6 +108,8 @@ def break_inheriting_view(env, parent_xmlid="base.res_partner_industry_view_form
     )
     if kind == "field":
         arch = f'<xpath expr="/*" position="inside"><field name="{GHOST_FIELD}"/></xpath>'
+    elif kind == "locator":
+        arch = f'<field name="{GHOST_FIELD}" position="after"><field name="display_name"/></field>'
     else:
         arch = f'<xpath expr="//field[@name=\'{GHOST_FIELD}\']" position="after"><field name="display_name"/></xpath>'
     env.flush_all()

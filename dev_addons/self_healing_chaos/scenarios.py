@@ -416,9 +416,9 @@ SCENARIOS = {
             inject_view_anchor,
             provoke_view_anchor,
             notes="Odoo words this one differently from a missing field: the element cannot be located "
-            "in parent view, and get_views itself fails, so the form does not open.",
-            known_gap="the logged error names the xpath, not the view, and view_deactivate cannot yet find "
-            "a database-only view from its xpath",
+            "in parent view, and get_views itself fails, so the form does not open. The error names only "
+            "the xpath: view_deactivate finds the customised view holding it (on the model of the failing "
+            "request) and checks that the xpath matches nothing in the parent's combined arch.",
         ),
         Scenario(
             "saved_filter",

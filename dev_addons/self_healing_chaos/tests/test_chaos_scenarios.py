@@ -35,6 +35,14 @@ class TestChaosScenarios(ChaosScenarioCase):
     def test_view_anchor_missing_worded_differently(self):
         incident = self.assert_scenario_detected("view_anchor_missing")
         self.assertIn("cannot be located in parent view", incident.sample_traceback)
+        # The error names only the anchor; the request the server saw names the model.
+        params = incident.match_evidence["params"]
+        self.assertEqual(params["spec"], f"<xpath expr=\"//field[@name='{faults.GHOST_FIELD}']\">")
+        broken = self.env["ir.ui.view"].search([("name", "=", "self_healing chaos customisation")])
+        diagnosis = runner.diagnose(self.env, "view_deactivate", {"spec": params["spec"]}, incident=incident)
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        self.assertEqual(diagnosis.evidence["model"], "res.partner.industry")
+        self.assertEqual([view["id"] for view in diagnosis.evidence["views"]], broken.ids)
 
     def test_missing_column_met_over_xmlrpc(self):
         incidents = self.assert_scenario_detected("missing_column_xmlrpc")
