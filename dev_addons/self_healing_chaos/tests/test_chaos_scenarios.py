@@ -44,6 +44,49 @@ class TestChaosScenarios(ChaosScenarioCase):
         self.assertEqual(diagnosis.evidence["model"], "res.partner.industry")
         self.assertEqual([view["id"] for view in diagnosis.evidence["views"]], broken.ids)
 
+    def assert_anchor_diagnosed(self, name, view_name, model):
+        incident = self.assert_scenario_detected(name)
+        self.assertIn("cannot be located in parent view", incident.sample_traceback)
+        params = incident.match_evidence["params"]
+        broken = self.env["ir.ui.view"].search([("name", "=", view_name)])
+        diagnosis = runner.diagnose(self.env, "view_deactivate", {"spec": params["spec"]}, incident=incident)
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        self.assertEqual(diagnosis.evidence["model"], model)
+        self.assertEqual([view["id"] for view in diagnosis.evidence["views"]], broken.ids)
+        return params
+
+    def test_view_anchor_moved_quoted_whole(self):
+        params = self.assert_anchor_diagnosed("view_anchor_moved", "self_healing chaos moved field 1", "res.bank")
+        self.assertEqual(params["spec"], f'<field name="{faults.GHOST_FIELD}" position="move"/>')
+
+    def test_view_anchor_orphaned_in_a_custom_addon(self):
+        params = self.assert_anchor_diagnosed(
+            "view_anchor_orphaned", "self_healing chaos note in the extra box", scenarios.SLOT_MODEL
+        )
+        self.assertEqual(params["spec"], "<xpath expr=\"//div[hasclass('o_chaos_extra_1')]\">")
+
+    def test_pkey_import_met_by_a_cron(self):
+        table = self.env[scenarios.SLOT_MODEL]._table
+        self.addCleanup(faults.heal_id_sequence, self.env, table)
+        # The statement and the job's failure both log it: one incident each, the same table.
+        incidents = self.assert_scenario_detected("pkey_import_cron")
+        self.assertEqual(set(incidents.mapped(lambda i: i.match_evidence["params"]["table"])), {table})
+        ok, reason = runner.check(self.env, "sequence_resync", {"table": table})
+        self.assertTrue(ok, reason)
+
+    def test_missing_column_met_by_a_cron_in_other_words(self):
+        incidents = self.assert_scenario_detected("missing_column_cron")
+        table = self.env[scenarios.SLOT_MODEL]._table
+        self.assertIn('column "capacity" of relation', incidents[0].sample_traceback)
+        self.assertEqual(
+            set(
+                incidents.mapped(lambda i: (i.match_evidence["params"]["table"], i.match_evidence["params"]["column"]))
+            ),
+            {(table, "capacity")},
+        )
+        ok, reason = runner.check(self.env, "module_upgrade", {"table": table, "column": "capacity"})
+        self.assertTrue(ok, reason)
+
     def test_missing_column_met_over_xmlrpc(self):
         incidents = self.assert_scenario_detected("missing_column_xmlrpc")
         self.assertEqual(set(incidents.mapped(lambda i: i.match_evidence["params"]["column"])), {"bic"})
