@@ -118,19 +118,20 @@ def combined_without(view):
 
 
 def observed_model(env, incident_id):
-    """The model the server saw the failing request on (call_kw's path), or ""."""
+    """The model the server saw the newest failing request on (call_kw's path), or "".
+
+    Only the newest occurrence counts: an incident groups the same fault met on several
+    models, and the anchor being healed is the newest one's.
+    """
     if not incident_id:
         return ""
-    occurrences = env["self_healing.occurrence"].search(
+    occurrence = env["self_healing.occurrence"].search(
         [("incident_id", "=", int(incident_id)), ("signal_source", "not in", HUMAN_SOURCES)],
-        order="id desc",
-        limit=20,
+        order="occurred_at desc, id desc",
+        limit=1,
     )
-    for path in occurrences.mapped("request_path"):
-        match = MODEL_PATHS.fullmatch(path or "")
-        if match and match.group("model") in env:
-            return match.group("model")
-    return ""
+    match = MODEL_PATHS.fullmatch(occurrence.request_path or "")
+    return match.group("model") if match and match.group("model") in env else ""
 
 
 def root_of(view):

@@ -220,7 +220,11 @@ class SelfHealingIncidentHealing(models.Model):
                 if params is None:
                     return None, {}, HUMAN_EVIDENCE
                 return guardrail.autopatch_code, params, HUMAN_EVIDENCE
-            return guardrail.autopatch_code, dict(match.params), "rules" if match.signal == "rules" else match.signal
+            # One incident groups a fault met on several objects (two broken views, two tables) and its
+            # sample is the first one's: the newest occurrence the server logged names today's object.
+            latest = self._server_fix_params(guardrail)
+            params = latest if latest is not None else dict(match.params)
+            return guardrail.autopatch_code, params, "rules" if match.signal == "rules" else match.signal
         if not server_text:
             # An LLM reading a person's text would pick parameters from it.
             return None, {}, HUMAN_EVIDENCE

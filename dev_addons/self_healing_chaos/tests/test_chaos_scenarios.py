@@ -65,6 +65,23 @@ class TestChaosScenarios(ChaosScenarioCase):
         )
         self.assertEqual(params["spec"], "<xpath expr=\"//div[hasclass('o_chaos_extra_1')]\">")
 
+    def test_a_second_broken_view_heals_from_its_own_occurrence(self):
+        # Odoo's message differs only in the quoted anchor: both faults group into one incident, whose
+        # sample is the first one's. The fix takes its anchor and model from the newest occurrence.
+        self.run_scenario("view_anchor_missing")
+        self.run_scenario("view_anchor_orphaned")
+        incident = self.env["self_healing.incident"].search([("error_class", "=", "XPATH_NOT_FOUND")])
+        self.assertEqual(len(incident), 1)
+        self.assertEqual(incident.occurrence_count, 2)
+        self.assertIn(faults.GHOST_FIELD, incident.sample_traceback)
+        match = self.env["self_healing.matcher"].match(incident)
+        code, params, _source = incident._choose_fix(match)
+        self.assertEqual(params["spec"], "<xpath expr=\"//div[hasclass('o_chaos_extra_1')]\">")
+        diagnosis = runner.diagnose(self.env, code, {"spec": params["spec"]}, incident=incident)
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        orphan = self.env["ir.ui.view"].search([("name", "=", "self_healing chaos note in the extra box")])
+        self.assertEqual([view["id"] for view in diagnosis.evidence["views"]], orphan.ids)
+
     def test_pkey_import_met_by_a_cron(self):
         table = self.env[scenarios.SLOT_MODEL]._table
         self.addCleanup(faults.heal_id_sequence, self.env, table)
