@@ -6,8 +6,11 @@ checked for what it must produce: an incident of its class, matched to a
 guardrail whose auto-patch is the scenario's.
 """
 
+from datetime import timedelta
+
 import psycopg2.errors
 
+from odoo import fields
 from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.self_healing import compat
@@ -81,6 +84,29 @@ class TestChaosScenarios(ChaosScenarioCase):
         self.assertTrue(diagnosis.holds, diagnosis.reason)
         orphan = self.env["ir.ui.view"].search([("name", "=", "self_healing chaos note in the extra box")])
         self.assertEqual([view["id"] for view in diagnosis.evidence["views"]], orphan.ids)
+
+    def test_the_same_fault_on_another_view_is_no_recurrence(self):
+        self.env["ir.config_parameter"].sudo().set_param("self_healing.autopilot", "auto")
+        (incident,) = self.run_scenario("view_anchor_missing").filtered(lambda i: i.error_class == "XPATH_NOT_FOUND")
+        self.assertEqual(incident._heal(), "healed")
+        first = incident.fix_attempt_ids
+        guardrail = first.guardrail_id
+        self.assertEqual((first.outcome_label, guardrail.autonomy), ("settling", "auto"))
+        # Datetimes keep seconds: the first fault, its fix and the next fault are set apart explicitly.
+        incident.occurrence_ids.occurred_at = fields.Datetime.now() - timedelta(minutes=10)
+        first.healed_at = fields.Datetime.now() - timedelta(minutes=5)
+        self.run_scenario("view_anchor_orphaned")
+        self.assertEqual(incident.occurrence_count, 2, "grouped into the healed incident")
+        self.assertEqual((first.outcome_label, first.recurred, guardrail.autonomy), ("settling", False, "auto"))
+        self.assertEqual(incident._heal(), "healed")
+        second = incident.fix_attempt_ids - first
+        orphan = (
+            self.env["ir.ui.view"]
+            .with_context(active_test=False)
+            .search([("name", "=", "self_healing chaos note in the extra box")])
+        )
+        self.assertEqual(second.diagnosis["evidence"]["views"][0]["id"], orphan.id)
+        self.assertFalse(orphan.active)
 
     def test_pkey_import_met_by_a_cron(self):
         table = self.env[scenarios.SLOT_MODEL]._table
