@@ -7,10 +7,15 @@ from lxml import etree
 
 from odoo.exceptions import ValidationError
 
+from ..engine.detect.signal import HUMAN_SOURCES
+from ..engine.patching.view_anchor import AnchorError, parse_anchor
 from .base import AutoPatch, Diagnosis, register, replayed
 
 # External ids that mark a database customisation rather than a module's own view.
 CUSTOM_MODULES = ("__export__", "__custom__", "studio_customization")
+# The request paths that name the model whose views failed: the web client's call_kw, 19.0's JSON-2.
+MODEL_PATHS = re.compile(r"/(?:web/dataset/call_kw|json/2)/(?P<model>[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*)/\w+")
+LOCATE_ERROR = "cannot be located in parent view"
 
 
 def view_error(view):
@@ -76,6 +81,59 @@ def open_form(env, root):
     return f"#{root.id} {root.name!r}"
 
 
+def anchor_found(tree, anchor):
+    """How many nodes of ``tree`` the anchor finds, the way Odoo's locate_node looks for it.
+
+    The expression passed parse_anchor's whitelist; it is compiled and evaluated by lxml on
+    the parsed arch only (as Odoo's ETXPath does), never handed to anything else.
+    """
+    if anchor.tag == "xpath":
+        return len(etree.ETXPath(anchor.expr)(tree))
+    if anchor.tag == "field":
+        return sum(1 for node in tree.iter("field") if node.get("name") == dict(anchor.attrs).get("name"))
+    return sum(1 for node in tree.iter(anchor.tag) if all(node.get(name) == value for name, value in anchor.attrs))
+
+
+def holds_anchor(view, anchor):
+    """Whether the view's own arch has that very spec node (compared parsed, not as text)."""
+    try:
+        arch = etree.fromstring(view.arch_db or "")
+    except etree.XMLSyntaxError:
+        return False
+    return any(isinstance(node.tag, str) and anchor.same_as(node.tag, node.attrib) for node in arch.iter())
+
+
+def combined_without(view):
+    """``(combined arch of the tree view belongs to with view switched off, error)``; nothing is kept."""
+    cr = view.env.cr
+    with contextlib.closing(cr.savepoint()):
+        cr.execute("UPDATE ir_ui_view SET active = FALSE WHERE id = %s", [view.id])
+        view.env.invalidate_all()
+        try:
+            arch, error = view.inherit_id._get_combined_arch(), ""
+        except (ValidationError, ValueError) as exc:
+            arch, error = None, str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    view.env.invalidate_all()
+    return arch, error
+
+
+def observed_model(env, incident_id):
+    """The model the server saw the newest failing request on (call_kw's path), or "".
+
+    Only the newest occurrence counts: an incident groups the same fault met on several
+    models, and the anchor being healed is the newest one's.
+    """
+    if not incident_id:
+        return ""
+    occurrence = env["self_healing.occurrence"].search(
+        [("incident_id", "=", int(incident_id)), ("signal_source", "not in", HUMAN_SOURCES)],
+        order="occurred_at desc, id desc",
+        limit=1,
+    )
+    match = MODEL_PATHS.fullmatch(occurrence.request_path or "")
+    return match.group("model") if match and match.group("model") in env else ""
+
+
 def root_of(view):
     root = view
     while root.inherit_id and root.mode == "extension":
@@ -104,9 +162,20 @@ class ViewDeactivate(AutoPatch):
             "required": False,
             "description": "The missing field's name (with model, when no view is named).",
         },
+        "spec": {
+            "pattern": r"<[A-Za-z_][^\n\r]{0,598}>",
+            "required": False,
+            "description": "The anchor Odoo could not locate in the parent view, as its error quotes it.",
+        },
+        "incident_id": {
+            "pattern": r"\d{1,10}",
+            "required": False,
+            "description": "The incident whose failing request names the model (filled in by the runner).",
+        },
     }
-    # Odoo's message often names only the field and the model: then both are needed to find the view.
-    one_of = (("view_id", "view_name", "field"), ("view_id", "view_name", "model"))
+    # Odoo's message often names only the field and the model: then both are needed to find the view;
+    # or only the anchor it could not locate, and the model comes from the failing request if at all.
+    one_of = (("view_id", "view_name", "field", "spec"), ("view_id", "view_name", "model", "spec"))
     scope_models = ("ir.ui.view",)
     risk = "low"
     replays = "opening the parent view as the web client does: get_views, every field it names described"
@@ -117,6 +186,11 @@ class ViewDeactivate(AutoPatch):
             return views.browse(int(params["view_id"])).exists()
         if params.get("view_name"):
             return views.search([("name", "=", params["view_name"])])
+        if self._by_anchor(params):
+            try:
+                return self._anchor_candidates(env, params, parse_anchor(params["spec"]))
+            except AnchorError:
+                return views
         # No view named: only the active extensions of that model whose own arch names the field are
         # suspects; _targets still demands that Odoo's validation of each one fails on that field.
         extensions = env["ir.ui.view"].search(
@@ -134,8 +208,81 @@ class ViewDeactivate(AutoPatch):
             " nothing safe to deactivate"
         )
 
+    def _by_anchor(self, params):
+        return bool(params.get("spec")) and not (params.get("view_id") or params.get("view_name"))
+
+    def _anchor_model(self, env, params):
+        return params.get("model") or observed_model(env, params.get("incident_id"))
+
+    def _anchor_candidates(self, env, params, anchor):
+        """Active extensions (of the observed model, when known) holding that spec node."""
+        domain = [("mode", "=", "extension"), ("inherit_id", "!=", False), ("type", "!=", "qweb")]
+        model = self._anchor_model(env, params)
+        if model:
+            domain.append(("model", "=", model))
+        if anchor.words():
+            domain.append(("arch_db", "ilike", anchor.words()))
+        views = env["ir.ui.view"].search(domain)
+        return views.filtered(lambda view: holds_anchor(view, anchor))
+
+    def _targets_by_anchor(self, env, params):
+        """The one customised view whose anchor really finds nothing in its parent's combined arch."""
+        try:
+            anchor = parse_anchor(params["spec"])
+        except AnchorError as exc:
+            return {}, [f"the anchor the error quotes is refused: {exc}"], {}
+        model = self._anchor_model(env, params)
+        facts = {"anchor": anchor.label(), "model": model or False}
+        where = f"of {model}" if model else "of any model"
+        candidates = self._anchor_candidates(env, params, anchor)
+        if not candidates:
+            return (
+                {},
+                [f"no active customised view {where} holds {anchor.label()}: nothing safe to deactivate"],
+                facts,
+            )
+        holders, refusals, found = {}, [], {}
+        for view in candidates:
+            label = f"view #{view.id} {view.name!r}"
+            if ownership(view):
+                refusals.append(f"{label}: {ownership(view)}")
+                continue
+            error = view_error(view)
+            if LOCATE_ERROR not in error:
+                refusals.append(
+                    f"{label} holds the anchor, but Odoo does not fail to locate it: {error or 'it validates fine'}"
+                )
+                continue
+            holders[view] = error
+        facts["nodes_found_in_parent"] = found
+        if len(holders) > 1:
+            refusals.append(
+                f"{len(holders)} customised views {where} hold {anchor.label()} and fail on it"
+                f" ({', '.join(f'#{view.id}' for view in holders)}): a human picks the one to switch off"
+            )
+            return {}, refusals, facts
+        targets = {}
+        for view, error in holders.items():
+            label = f"view #{view.id} {view.name!r}"
+            parent_arch, remaining = combined_without(view)
+            if parent_arch is None:
+                refusals.append(f"{label}: the form still fails without it: {remaining}")
+                continue
+            found[view.id] = anchor_found(parent_arch, anchor)
+            if found[view.id]:
+                refusals.append(
+                    f"{label}: {anchor.label()} finds {found[view.id]} node(s) in the combined arch of its parent"
+                    f" #{view.inherit_id.id}: the error comes from something else"
+                )
+                continue
+            targets[view] = error
+        return targets, refusals, facts
+
     def _targets(self, env, params):
         """``(views to deactivate with their error, refusals)``."""
+        if self._by_anchor(params):
+            targets, refusals, _facts = self._targets_by_anchor(env, params)
+            return targets, refusals
         targets, refusals = {}, []
         candidates = self._candidates(env, params)
         if not candidates:
@@ -194,8 +341,13 @@ class ViewDeactivate(AutoPatch):
         return culprits
 
     def diagnose(self, env, params):
-        targets, refusals = self._targets(env, params)
+        facts = {}
+        if self._by_anchor(params):
+            targets, refusals, facts = self._targets_by_anchor(env, params)
+        else:
+            targets, refusals = self._targets(env, params)
         evidence = {
+            **facts,
             "views": [
                 {
                     "id": view.id,

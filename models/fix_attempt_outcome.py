@@ -4,6 +4,7 @@ from odoo import _, api, fields, models
 
 from ..autopatches import base as autopatch_base
 from ..engine.decide import autonomy as autonomy_engine
+from ..engine.detect.signal import HUMAN_SOURCES
 
 SETTLING_PARAM = "self_healing.settling_window_seconds"
 # A day: long enough for the nightly jobs and a working day of users to meet the fault again.
@@ -83,6 +84,21 @@ class SelfHealingFixAttemptOutcome(models.Model):
             attempt.guardrail_id._autonomy_outcome(autonomy_engine.HEALED)
         return settled
 
+    def _names_what_it_fixed(self, occurrence):
+        """Whether a later occurrence is this fault again on the objects the fix acted on.
+
+        An incident groups one fault met on several objects (two broken views, two tables): the
+        same fault on another object is no recurrence of this fix. When the server's text does not
+        say its objects (another guardrail, no shared parameter), it counts as a recurrence.
+        """
+        self.ensure_one()
+        if not self.guardrail_id or occurrence.signal_source in HUMAN_SOURCES:
+            return True
+        said = self.incident_id._occurrence_fix_params(occurrence, self.guardrail_id)
+        fixed = {name: value for name, value in (self.params or {}).items() if name != "incident_id"}
+        shared = set(said or {}) & set(fixed)
+        return not shared or all(str(said[name]) == str(fixed[name]) for name in shared)
+
     @api.model
     def _check_recurrence(self, incidents):
         """``incidents`` got new occurrences: a validated fix still settling whose fault came back failed."""
@@ -90,9 +106,10 @@ class SelfHealingFixAttemptOutcome(models.Model):
         Occurrence = self.env["self_healing.occurrence"].sudo()
         recurred = self.browse()
         for attempt in settling:
-            came_back = Occurrence.search_count(
+            later = Occurrence.search(
                 [("incident_id", "=", attempt.incident_id.id), ("occurred_at", ">", attempt.healed_at)]
             )
+            came_back = len(later.filtered(attempt._names_what_it_fixed))
             if came_back:
                 attempt.recurred = True
                 attempt._label_failed(

@@ -221,7 +221,11 @@ class SelfHealingIncidentHealing(models.Model):
                 if params is None:
                     return None, {}, HUMAN_EVIDENCE
                 return guardrail.autopatch_code, params, HUMAN_EVIDENCE
-            return guardrail.autopatch_code, dict(match.params), "rules" if match.signal == "rules" else match.signal
+            # One incident groups a fault met on several objects (two broken views, two tables) and its
+            # sample is the first one's: the newest occurrence the server logged names today's object.
+            latest = self._server_fix_params(guardrail)
+            params = latest if latest is not None else dict(match.params)
+            return guardrail.autopatch_code, params, "rules" if match.signal == "rules" else match.signal
         if not server_text:
             # An LLM reading a person's text would pick parameters from it.
             return None, {}, HUMAN_EVIDENCE
@@ -256,15 +260,20 @@ class SelfHealingIncidentHealing(models.Model):
 
     def _server_fix_params(self, guardrail):
         """The parameters the guardrail's rules read off this incident's server signals; None when none say them."""
-        classifier = self.env["self_healing.guardrail"]._classifier()
         for occurrence in self._server_occurrences():
-            text = occurrence.traceback or occurrence.message or ""
-            if occurrence.traceback and occurrence.message and occurrence.message not in occurrence.traceback:
-                text = f"{occurrence.message}\n{occurrence.traceback}"
-            classification = classifier.classify(text)
-            if classification.guardrail == guardrail.code:
-                return dict(classification.params)
+            params = self._occurrence_fix_params(occurrence, guardrail)
+            if params is not None:
+                return params
         return None
+
+    @api.model
+    def _occurrence_fix_params(self, occurrence, guardrail):
+        """The parameters the guardrail's rules read off one occurrence; None when it is not that guardrail's."""
+        text = occurrence.traceback or occurrence.message or ""
+        if occurrence.traceback and occurrence.message and occurrence.message not in occurrence.traceback:
+            text = f"{occurrence.message}\n{occurrence.traceback}"
+        classification = self.env["self_healing.guardrail"]._classifier().classify(text)
+        return dict(classification.params) if classification.guardrail == guardrail.code else None
 
     def _diagnose_with_llm(self, match):
         get = self.env["ir.config_parameter"].sudo().get_param

@@ -238,3 +238,131 @@ class TestViewDeactivate(SelfHealingCase):
         self.assertIn("live diagnosis refutes", attempt.outcome)
         self.assertFalse(attempt.diagnosis["holds"])
         self.assertTrue(view.active)
+
+    # -- found from the anchor Odoo's "cannot be located in parent view" quotes, as get_views logs it
+
+    XPATH_SPEC = f"<xpath expr=\"//field[@name='{faults.GHOST_FIELD}']\">"
+
+    def by_anchor(self, spec=XPATH_SPEC, **params):
+        return runner.diagnose(self.env, "view_deactivate", dict(params, spec=spec))
+
+    def incident_seen_on(self, path):
+        """An incident whose server-logged occurrence came from ``path``, as the live capture records it."""
+        incident = self.env["self_healing.incident"].create({"name": "anchor", "fingerprint": f"anchor {path}"})
+        self.env["self_healing.occurrence"].create(
+            {
+                "incident_id": incident.id,
+                "signal_source": "log",
+                "message": "Element cannot be located in parent view",
+                "request_path": path,
+            }
+        )
+        return incident
+
+    def test_anchor_alone_finds_the_one_customised_view_and_heals_it(self):
+        view = faults.break_inheriting_view(self.env, PARENT, kind="anchor")
+        # Odoo escapes the quote it writes; the log reader unescapes it: both are the same anchor.
+        for spec in (self.XPATH_SPEC, self.XPATH_SPEC.replace("'", "&#39;")):
+            diagnosis = self.by_anchor(spec)
+            self.assertTrue(diagnosis.holds, diagnosis.reason)
+            self.assertEqual([entry["id"] for entry in diagnosis.evidence["views"]], [view.id])
+            self.assertEqual(diagnosis.evidence["nodes_found_in_parent"], {view.id: 0})
+            self.assertIn("cannot be located in parent view", diagnosis.evidence["views"][0]["error"])
+            self.assertEqual(diagnosis.rows, 1)
+        self.assert_diagnosed_replayed_and_healed(view, {"spec": self.XPATH_SPEC}, "cannot be located in parent view")
+
+    def test_field_locator_anchor_other_wording(self):
+        # Odoo quotes a field locator as <field name="...">, and a moved node whole with curly quotes.
+        view = faults.break_inheriting_view(self.env, PARENT, kind="locator")
+        self.assert_parent_broken(f"Element '<field name=\"{faults.GHOST_FIELD}\">' cannot be located")
+        self.assert_diagnosed_replayed_and_healed(
+            view, {"spec": f'<field name="{faults.GHOST_FIELD}">'}, "cannot be located in parent view"
+        )
+
+    def test_model_comes_from_the_failing_request(self):
+        view = faults.break_inheriting_view(self.env, PARENT, kind="anchor")
+        incident = self.incident_seen_on("/web/dataset/call_kw/res.partner.industry/get_views")
+        diagnosis = runner.diagnose(self.env, "view_deactivate", {"spec": self.XPATH_SPEC}, incident=incident)
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        self.assertEqual(diagnosis.evidence["model"], "res.partner.industry")
+        # A request on another model narrows the search to that model: nothing there holds the anchor.
+        other = self.incident_seen_on("/web/dataset/call_kw/res.partner/get_views")
+        diagnosis = runner.diagnose(self.env, "view_deactivate", {"spec": self.XPATH_SPEC}, incident=other)
+        self.assertFalse(diagnosis.holds)
+        self.assertIn("no active customised view of res.partner holds", diagnosis.reason)
+        self.assertTrue(view.active)
+
+    def test_look_alike_anchor_that_does_match_its_parent(self):
+        # The view is broken by another of its specs; the quoted anchor itself is found in the parent.
+        view = faults.break_inheriting_view(self.env, PARENT, kind="anchor")
+        self.set_arch(
+            view,
+            '<data><xpath expr="//field[@name=\'name\']" position="after"><field name="display_name"/></xpath>'
+            f'<xpath expr="//field[@name=\'{faults.GHOST_FIELD}\']" position="after"><field name="name"/></xpath>'
+            "</data>",
+        )
+        diagnosis = self.by_anchor("<xpath expr=\"//field[@name='name']\">")
+        self.assertFalse(diagnosis.holds, diagnosis.reason)
+        self.assertIn("finds 1 node(s) in the combined arch of its parent", diagnosis.reason)
+        self.assertEqual(diagnosis.evidence["nodes_found_in_parent"], {view.id: 1})
+        self.assertTrue(self.by_anchor().holds, "the anchor that is really missing is diagnosed")
+        self.assertTrue(view.active)
+
+    def test_look_alike_anchor_of_a_view_that_validates(self):
+        # An old log line: the customisation was fixed by hand since, its anchor exists again.
+        view = faults.break_inheriting_view(self.env, PARENT, kind="anchor")
+        self.set_arch(
+            view, '<xpath expr="//field[@name=\'name\']" position="after"><field name="display_name"/></xpath>'
+        )
+        diagnosis = self.by_anchor("<xpath expr=\"//field[@name='name']\">")
+        self.assertFalse(diagnosis.holds)
+        self.assertIn("Odoo does not fail to locate it: it validates fine", diagnosis.reason)
+        attempt = faults.make_attempt(self.env, "view_deactivate", {"spec": "<xpath expr=\"//field[@name='name']\">"})
+        runner.run_attempt(attempt)
+        self.assertEqual(attempt.state, "failed")
+        self.assertIn("live diagnosis refutes", attempt.outcome)
+        self.assertTrue(view.active)
+
+    def test_anchor_in_a_module_view_is_refused(self):
+        view = faults.break_inheriting_view(self.env, PARENT, kind="anchor")
+        self.env["ir.model.data"].create(
+            {"module": "self_healing", "name": "chaos_anchor_view", "model": "ir.ui.view", "res_id": view.id}
+        )
+        diagnosis = self.by_anchor()
+        self.assertFalse(diagnosis.holds)
+        self.assertIn(f"view #{view.id} 'self_healing chaos customisation': it belongs to module", diagnosis.reason)
+        self.assertTrue(view.active)
+
+    def test_two_candidate_views_are_left_to_a_human(self):
+        # Created while the form is still sound (Odoo validates the whole tree), then broken alike.
+        second = self.env["ir.ui.view"].create(
+            {
+                "name": "self_healing second customisation",
+                "model": "res.partner.industry",
+                "inherit_id": self.env.ref(PARENT).id,
+                "arch": '<xpath expr="/*" position="inside"><field name="display_name"/></xpath>',
+            }
+        )
+        first = faults.break_inheriting_view(self.env, PARENT, kind="anchor")
+        self.set_arch(second, first.arch_db)
+        diagnosis = self.by_anchor()
+        self.assertFalse(diagnosis.holds)
+        self.assertIn(f"2 customised views of any model hold {self.XPATH_SPEC}", diagnosis.reason)
+        self.assertIn(f"#{first.id}, #{second.id}", diagnosis.reason)
+        self.assertEqual(diagnosis.evidence["views"], [])
+        self.assertTrue(first.active and second.active)
+
+    def test_anchors_outside_the_whitelist_are_never_evaluated(self):
+        view = faults.break_inheriting_view(self.env, PARENT, kind="anchor")
+        for spec, why in (
+            ('<xpath expr="//field[@name=$ghost]">', "'$ghost]' is not allowed"),
+            ("<xpath expr=\"document('/etc/passwd')\">", "the function 'document' is not allowed"),
+            ("<xpath expr=\"//*[php:function('id')]\">", "is not allowed"),
+            ("<field>", "without attributes would stand for any field"),
+            ("<field name='a'>", "is not a single element with quoted attributes"),
+        ):
+            diagnosis = self.by_anchor(spec)
+            self.assertFalse(diagnosis.holds, spec)
+            self.assertIn("the anchor the error quotes is refused", diagnosis.reason)
+            self.assertIn(why, diagnosis.reason)
+        self.assertTrue(view.active)

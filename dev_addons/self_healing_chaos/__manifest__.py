@@ -12,6 +12,7 @@
     "data": [
         "security/ir.model.access.csv",
         "views/chaos_views.xml",
+        "views/delivery_slot_views.xml",
     ],
     "installable": True,
 }

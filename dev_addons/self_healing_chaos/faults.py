@@ -89,12 +89,19 @@ def break_bundle_file(attachment, how="missing"):
 # -- VIEW_FIELD_MISSING / XPATH_NOT_FOUND -------------------------------------
 
 
-def break_inheriting_view(env, parent_xmlid="base.res_partner_industry_view_form", kind="field"):
-    """A database-only customisation of ``parent_xmlid`` that no longer fits, as after an uninstall."""
-    parent = env.ref(parent_xmlid)
+def break_inheriting_view(
+    env, parent_xmlid="base.res_partner_industry_view_form", kind="field", name="self_healing chaos customisation"
+):
+    """A database-only customisation of ``parent_xmlid`` that no longer fits, as after an uninstall.
+
+    ``kind``: "field" names a field the model lacks; "anchor" (or "xpath") anchors an xpath on it;
+    "locator" anchors on it with a field locator, which Odoo words as ``<field name=...>``;
+    "moved" moves it (position="move"), which Odoo quotes whole between curly quotes.
+    """
+    parent = env.ref(parent_xmlid) if isinstance(parent_xmlid, str) else parent_xmlid
     view = env["ir.ui.view"].create(
         {
-            "name": "self_healing chaos customisation",
+            "name": name,
             "model": parent.model,
             "inherit_id": parent.id,
             "arch": '<xpath expr="/*" position="inside"><field name="display_name"/></xpath>',
@@ -102,6 +109,11 @@ def break_inheriting_view(env, parent_xmlid="base.res_partner_industry_view_form
     )
     if kind == "field":
         arch = f'<xpath expr="/*" position="inside"><field name="{GHOST_FIELD}"/></xpath>'
+    elif kind == "locator":
+        arch = f'<field name="{GHOST_FIELD}" position="after"><field name="display_name"/></field>'
+    elif kind == "moved":
+        # Odoo quotes a moved node whole, tail included: the error's quote spans two lines.
+        arch = f'<xpath expr="/*" position="inside">\n    <field name="{GHOST_FIELD}" position="move"/>\n</xpath>'
     else:
         arch = f'<xpath expr="//field[@name=\'{GHOST_FIELD}\']" position="after"><field name="display_name"/></xpath>'
     env.flush_all()
@@ -111,6 +123,35 @@ def break_inheriting_view(env, parent_xmlid="base.res_partner_industry_view_form
     env.invalidate_all()
     env.registry.clear_cache("templates")
     return view
+
+
+def orphan_customisation(env, parent_xmlid, anchor_class="o_chaos_extra"):
+    """Two customisations made in the ORM, one anchored on what the other adds; then the first is
+    deleted through the ORM (Settings > Technical > Views), which checks nothing. Returns the orphan."""
+    parent = env.ref(parent_xmlid)
+    views = env["ir.ui.view"]
+    base = views.create(
+        {
+            "name": "self_healing chaos extra box",
+            "model": parent.model,
+            "inherit_id": parent.id,
+            "priority": 16,
+            "arch": f'<xpath expr="/*" position="inside"><div class="{anchor_class}"/></xpath>',
+        }
+    )
+    orphan = views.create(
+        {
+            "name": "self_healing chaos note in the extra box",
+            "model": parent.model,
+            "inherit_id": parent.id,
+            "priority": 32,
+            "arch": f'<xpath expr="//div[hasclass(\'{anchor_class}\')]" position="inside">'
+            '<field name="display_name"/></xpath>',
+        }
+    )
+    base.unlink()
+    env.registry.clear_cache("templates")
+    return orphan
 
 
 def import_rows_with_explicit_ids(env, table, names):
@@ -129,15 +170,26 @@ def import_rows_with_explicit_ids(env, table, names):
     )
     top = cr.fetchone()[0]
     ids = [top + offset for offset in range(1, len(names) + 1)]
+    cr.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s"
+        " AND column_name IN ('name', 'active')",
+        [table],
+    )
+    columns = dict(cr.fetchall())
+    # A translated name is stored as jsonb; a custom addon's plain Char as text.
+    translated = columns["name"] == "jsonb"
+    active = SQL(", active") if "active" in columns else SQL("")
+    active_value = SQL(", true") if "active" in columns else SQL("")
     for row_id, name in zip(ids, names, strict=True):
         cr.execute(
             SQL(
-                "INSERT INTO %s (id, name, active, create_uid, create_date, write_uid, write_date)"
-                " VALUES (%s, jsonb_build_object('en_US', %s::text), true, 1, now() at time zone 'UTC', 1,"
-                " now() at time zone 'UTC')",
+                "INSERT INTO %s (id, name%s, create_uid, create_date, write_uid, write_date)"
+                " VALUES (%s, %s%s, 1, now() at time zone 'UTC', 1, now() at time zone 'UTC')",
                 SQL.identifier(table),
+                active,
                 row_id,
-                name,
+                SQL("jsonb_build_object('en_US', %s::text)", name) if translated else SQL("%s", name),
+                active_value,
             )
         )
     env.invalidate_all()

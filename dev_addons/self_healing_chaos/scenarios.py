@@ -180,6 +180,54 @@ def provoke_view_anchor(facts):
     return _call(facts["model"], "get_views", [[False, "form"]])
 
 
+# -- XPATH_NOT_FOUND, Odoo's other wording: a moved node, quoted whole ------------------------------
+
+MOVED_PARENT = "base.view_res_bank_form"
+
+
+def inject_view_moved(env, run):
+    view = faults.break_inheriting_view(
+        env, MOVED_PARENT, kind="moved", name=f"self_healing chaos moved field {run.round}"
+    )
+    return {"view_id": view.id, "model": "res.bank"}
+
+
+# -- XPATH_NOT_FOUND in a custom addon: a customisation deleted through the ORM left another orphaned ----
+
+SLOT_MODEL = "self_healing_chaos.delivery_slot"
+SLOT_FORM = "self_healing_chaos.delivery_slot_view_form"
+
+
+def inject_view_orphaned(env, run):
+    orphan = faults.orphan_customisation(env, SLOT_FORM, anchor_class=f"o_chaos_extra_{run.round}")
+    return {"view_id": orphan.id, "model": SLOT_MODEL}
+
+
+# -- SEQ_PKEY_DRIFT in a custom addon: rows imported by plain SQL, met by the customer's nightly job ----
+
+
+def _open_slot_job(env):
+    return _scheduled_action(
+        env, "open tomorrow's delivery slot", SLOT_MODEL, "model.create({'name': 'Slot of tomorrow'})"
+    )
+
+
+def inject_slot_import(env, run):
+    env[SLOT_MODEL].create([{"name": f"Slot {run.round}.{n}"} for n in range(2)])
+    ids = faults.import_rows_with_explicit_ids(
+        env, env[SLOT_MODEL]._table, [f"Imported slot {run.round}.{n}" for n in range(3)]
+    )
+    return {"cron_id": _open_slot_job(env).id, "ids": ids, "table": env[SLOT_MODEL]._table}
+
+
+# -- UNDEFINED_COLUMN in a custom addon, met by its nightly job: Odoo's INSERT wording ----------------
+
+
+def inject_slot_column(env, run):
+    faults.drop_column(env, SLOT_MODEL, "capacity")
+    return {"cron_id": _open_slot_job(env).id, "model": SLOT_MODEL, "column": "capacity"}
+
+
 # -- INVALID_FIELD_DOMAIN: a saved filter ----------------------------------------
 
 
@@ -416,9 +464,47 @@ SCENARIOS = {
             inject_view_anchor,
             provoke_view_anchor,
             notes="Odoo words this one differently from a missing field: the element cannot be located "
-            "in parent view, and get_views itself fails, so the form does not open.",
-            known_gap="the logged error names the xpath, not the view, and view_deactivate cannot yet find "
-            "a database-only view from its xpath",
+            "in parent view, and get_views itself fails, so the form does not open. The error names only "
+            "the xpath: view_deactivate finds the customised view holding it (on the model of the failing "
+            "request) and checks that the xpath matches nothing in the parent's combined arch.",
+        ),
+        Scenario(
+            "view_anchor_moved",
+            "Database-only view moving a field its parent no longer has",
+            "XPATH_NOT_FOUND",
+            "view_deactivate",
+            inject_view_moved,
+            provoke_view_anchor,
+            notes="Odoo's third wording of a lost anchor: the moved node is quoted whole, between curly "
+            "quotes, with its tail (the error's quote spans two lines).",
+        ),
+        Scenario(
+            "view_anchor_orphaned",
+            "Custom addon's form: a customisation deleted through the ORM orphaned another one",
+            "XPATH_NOT_FOUND",
+            "view_deactivate",
+            inject_view_orphaned,
+            provoke_view_anchor,
+            notes="Both customisations are made and the first is deleted through the ORM, which checks "
+            "nothing; the orphan anchors on hasclass() of a div that is gone, on the chaos addon's own form.",
+        ),
+        Scenario(
+            "pkey_import_cron",
+            "Custom addon's rows imported by plain SQL; its nightly job creates one",
+            "SEQ_PKEY_DRIFT",
+            "sequence_resync",
+            inject_slot_import,
+            provoke_cron,
+        ),
+        Scenario(
+            "missing_column_cron",
+            "Custom addon's stored field without its column, met by its nightly job",
+            "UNDEFINED_COLUMN",
+            "module_upgrade",
+            inject_slot_column,
+            provoke_cron,
+            notes='An INSERT meets the missing column: PostgreSQL words it \'column "capacity" of relation '
+            "... does not exist', not 'column table.capacity does not exist' as a SELECT does.",
         ),
         Scenario(
             "saved_filter",

@@ -6,8 +6,11 @@ checked for what it must produce: an incident of its class, matched to a
 guardrail whose auto-patch is the scenario's.
 """
 
+from datetime import timedelta
+
 import psycopg2.errors
 
+from odoo import fields
 from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.self_healing import compat
@@ -35,6 +38,97 @@ class TestChaosScenarios(ChaosScenarioCase):
     def test_view_anchor_missing_worded_differently(self):
         incident = self.assert_scenario_detected("view_anchor_missing")
         self.assertIn("cannot be located in parent view", incident.sample_traceback)
+        # The error names only the anchor; the request the server saw names the model.
+        params = incident.match_evidence["params"]
+        self.assertEqual(params["spec"], f"<xpath expr=\"//field[@name='{faults.GHOST_FIELD}']\">")
+        broken = self.env["ir.ui.view"].search([("name", "=", "self_healing chaos customisation")])
+        diagnosis = runner.diagnose(self.env, "view_deactivate", {"spec": params["spec"]}, incident=incident)
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        self.assertEqual(diagnosis.evidence["model"], "res.partner.industry")
+        self.assertEqual([view["id"] for view in diagnosis.evidence["views"]], broken.ids)
+
+    def assert_anchor_diagnosed(self, name, view_name, model):
+        incident = self.assert_scenario_detected(name)
+        self.assertIn("cannot be located in parent view", incident.sample_traceback)
+        params = incident.match_evidence["params"]
+        broken = self.env["ir.ui.view"].search([("name", "=", view_name)])
+        diagnosis = runner.diagnose(self.env, "view_deactivate", {"spec": params["spec"]}, incident=incident)
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        self.assertEqual(diagnosis.evidence["model"], model)
+        self.assertEqual([view["id"] for view in diagnosis.evidence["views"]], broken.ids)
+        return params
+
+    def test_view_anchor_moved_quoted_whole(self):
+        params = self.assert_anchor_diagnosed("view_anchor_moved", "self_healing chaos moved field 1", "res.bank")
+        self.assertEqual(params["spec"], f'<field name="{faults.GHOST_FIELD}" position="move"/>')
+
+    def test_view_anchor_orphaned_in_a_custom_addon(self):
+        params = self.assert_anchor_diagnosed(
+            "view_anchor_orphaned", "self_healing chaos note in the extra box", scenarios.SLOT_MODEL
+        )
+        self.assertEqual(params["spec"], "<xpath expr=\"//div[hasclass('o_chaos_extra_1')]\">")
+
+    def test_a_second_broken_view_heals_from_its_own_occurrence(self):
+        # Odoo's message differs only in the quoted anchor: both faults group into one incident, whose
+        # sample is the first one's. The fix takes its anchor and model from the newest occurrence.
+        self.run_scenario("view_anchor_missing")
+        self.run_scenario("view_anchor_orphaned")
+        incident = self.env["self_healing.incident"].search([("error_class", "=", "XPATH_NOT_FOUND")])
+        self.assertEqual(len(incident), 1)
+        self.assertEqual(incident.occurrence_count, 2)
+        self.assertIn(faults.GHOST_FIELD, incident.sample_traceback)
+        match = self.env["self_healing.matcher"].match(incident)
+        code, params, _source = incident._choose_fix(match)
+        self.assertEqual(params["spec"], "<xpath expr=\"//div[hasclass('o_chaos_extra_1')]\">")
+        diagnosis = runner.diagnose(self.env, code, {"spec": params["spec"]}, incident=incident)
+        self.assertTrue(diagnosis.holds, diagnosis.reason)
+        orphan = self.env["ir.ui.view"].search([("name", "=", "self_healing chaos note in the extra box")])
+        self.assertEqual([view["id"] for view in diagnosis.evidence["views"]], orphan.ids)
+
+    def test_the_same_fault_on_another_view_is_no_recurrence(self):
+        self.env["ir.config_parameter"].sudo().set_param("self_healing.autopilot", "auto")
+        (incident,) = self.run_scenario("view_anchor_missing").filtered(lambda i: i.error_class == "XPATH_NOT_FOUND")
+        self.assertEqual(incident._heal(), "healed")
+        first = incident.fix_attempt_ids
+        guardrail = first.guardrail_id
+        self.assertEqual((first.outcome_label, guardrail.autonomy), ("settling", "auto"))
+        # Datetimes keep seconds: the first fault, its fix and the next fault are set apart explicitly.
+        incident.occurrence_ids.occurred_at = fields.Datetime.now() - timedelta(minutes=10)
+        first.healed_at = fields.Datetime.now() - timedelta(minutes=5)
+        self.run_scenario("view_anchor_orphaned")
+        self.assertEqual(incident.occurrence_count, 2, "grouped into the healed incident")
+        self.assertEqual((first.outcome_label, first.recurred, guardrail.autonomy), ("settling", False, "auto"))
+        self.assertEqual(incident._heal(), "healed")
+        second = incident.fix_attempt_ids - first
+        orphan = (
+            self.env["ir.ui.view"]
+            .with_context(active_test=False)
+            .search([("name", "=", "self_healing chaos note in the extra box")])
+        )
+        self.assertEqual(second.diagnosis["evidence"]["views"][0]["id"], orphan.id)
+        self.assertFalse(orphan.active)
+
+    def test_pkey_import_met_by_a_cron(self):
+        table = self.env[scenarios.SLOT_MODEL]._table
+        self.addCleanup(faults.heal_id_sequence, self.env, table)
+        # The statement and the job's failure both log it: one incident each, the same table.
+        incidents = self.assert_scenario_detected("pkey_import_cron")
+        self.assertEqual(set(incidents.mapped(lambda i: i.match_evidence["params"]["table"])), {table})
+        ok, reason = runner.check(self.env, "sequence_resync", {"table": table})
+        self.assertTrue(ok, reason)
+
+    def test_missing_column_met_by_a_cron_in_other_words(self):
+        incidents = self.assert_scenario_detected("missing_column_cron")
+        table = self.env[scenarios.SLOT_MODEL]._table
+        self.assertIn('column "capacity" of relation', incidents[0].sample_traceback)
+        self.assertEqual(
+            set(
+                incidents.mapped(lambda i: (i.match_evidence["params"]["table"], i.match_evidence["params"]["column"]))
+            ),
+            {(table, "capacity")},
+        )
+        ok, reason = runner.check(self.env, "module_upgrade", {"table": table, "column": "capacity"})
+        self.assertTrue(ok, reason)
 
     def test_missing_column_met_over_xmlrpc(self):
         incidents = self.assert_scenario_detected("missing_column_xmlrpc")

@@ -44,7 +44,8 @@ class TestChaosWizard(SelfHealingCase):
         self.assertEqual(
             sorted(entry["name"] for entry in catalog if entry["critical"]), ["numbering_sequence", "record_rule"]
         )
-        self.assertEqual(len(catalog), 15)
+        self.assertEqual(len(catalog), 19)
+        self.assertEqual([entry["name"] for entry in catalog if entry["known_gap"]], [], "every scenario heals")
 
     def test_capture_level_follows_the_scenario_and_comes_back(self):
         mark_for_chaos(self.env)
