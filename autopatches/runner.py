@@ -20,7 +20,7 @@ import psycopg2.errors
 from odoo import fields, release
 
 from . import base, journal
-from .context import PatchContext
+from .context import PatchContext, mark_run
 from .errors import (
     AttemptBusy,
     AutoPatchError,
@@ -126,6 +126,8 @@ def run_attempt(attempt, dry_run=None):
     except Exception as exc:  # noqa: BLE001 - a patch bug must end as a failed attempt, not a crash
         return _fail(attempt, exc, started, plan="")
     attempt.write({"plan_preview": plan, "odoo_version": release.version})
+    # Marked while the transaction lasts: a process killed now leaves nothing applied, and the marker says so.
+    mark_run(env.cr, attempt)
     ctx = PatchContext(env, patch, params, attempt)
     applied_at = None
     try:
