@@ -14,7 +14,10 @@ once, remembered for a while, and its signals are counted and skipped.
 
 A batch whose connection is lost (PostgreSQL restarted, the backend
 terminated, the network cut) is tried again a few times with a growing pause;
-after the last try the handler counts it as lost. The loss counters of a
+after the last try the handler counts it as lost. A try cut during its
+COMMIT may have committed all the same: the next try asks PostgreSQL for
+that transaction's outcome (``txid_status``) before writing the batch again,
+so a batch is never staged twice. The loss counters of a
 process must reach the database even if no later batch ever succeeds: the
 flusher calls ``idle`` between batches, which writes counters still owed to a
 database, no more often than its own backoff allows.
@@ -63,6 +66,8 @@ RETRY_DELAYS = (0.05, 0.2, 0.5, 0.8)
 # Counters owed to a database are tried again after this pause, doubled up to the maximum.
 OWED_RETRY_SECONDS = 1.0
 OWED_RETRY_MAX_SECONDS = 15.0
+# How long a try cut during its COMMIT may take to end before its outcome is read.
+OUTCOME_WAIT_SECONDS = 2.0
 # The errors that say the connection, not the batch, failed: a new connection may succeed.
 CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
@@ -111,6 +116,7 @@ class StagingSink:
             "standin_requests": 0,
             "retries": 0,
             "owed_writes": 0,
+            "found_committed": 0,
         }
         # dbname -> (monotonic time of the next try, current pause): counters not yet written there.
         self._owed = {}
@@ -150,9 +156,12 @@ class StagingSink:
         if not dbname:
             self._count("no_database", len(signals))
             return
+        # The id of the last try's transaction: a connection cut during COMMIT leaves
+        # the client unsure whether the batch is in; PostgreSQL knows, and is asked.
+        tried = []
         for delay in (*RETRY_DELAYS, None):
             try:
-                self._deliver(dbname, signals)
+                self._deliver(dbname, signals, tried)
             except CONNECTION_ERRORS:
                 if delay is None:
                     # The handler counts the batch lost; the database is owed the counters that say so.
@@ -164,7 +173,17 @@ class StagingSink:
             else:
                 return
 
-    def _deliver(self, dbname, signals):
+    def _committed(self, cr, xid):
+        """Whether transaction ``xid`` (of an earlier try) committed; waits a little while it is still ending."""
+        deadline = time.monotonic() + OUTCOME_WAIT_SECONDS
+        while True:
+            cr.execute("SELECT txid_status(%s)", [xid], log_exceptions=False)
+            status = cr.fetchone()[0]
+            if status != "in progress" or time.monotonic() > deadline:
+                return status == "committed"
+            self._sleep(0.02)
+
+    def _deliver(self, dbname, signals, tried):
         now = time.monotonic()
         state = self._databases.get(dbname)
         if state is not None and not state.installed and now - state.checked_at < self.recheck_seconds:
@@ -175,6 +194,12 @@ class StagingSink:
         try:
             with direct_cursor(dbname) as cr:
                 cr.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}", log_exceptions=False)
+                if tried and self._committed(cr, tried[-1]):
+                    self._count("staged", len(signals))
+                    self._count("found_committed")
+                    return
+                cr.execute("SELECT txid_current()", log_exceptions=False)
+                tried.append(cr.fetchone()[0])
                 if state is None or now - state.checked_at >= self.recheck_seconds:
                     state = self._inspect(cr, dbname, now)
                 if not state.installed:
