@@ -164,6 +164,8 @@ class StagingSink:
                 self._deliver(dbname, signals, tried)
             except CONNECTION_ERRORS:
                 if delay is None:
+                    if tried and self._landed(dbname, tried[-1], len(signals)):
+                        return
                     # The handler counts the batch lost; the database is owed the counters that say so.
                     self._owe(dbname)
                     raise
@@ -172,6 +174,18 @@ class StagingSink:
                 self._sleep(delay * random.uniform(0.75, 1.25))  # noqa: S311 - not cryptographic
             else:
                 return
+
+    def _landed(self, dbname, xid, count):
+        """After the last try failed: whether its transaction committed all the same (the cut came during COMMIT)."""
+        try:
+            with direct_cursor(dbname) as cr:
+                committed = self._committed(cr, xid)
+        except Exception:  # noqa: BLE001 - still unreachable: the batch counts as lost
+            return False
+        if committed:
+            self._count("staged", count)
+            self._count("found_committed")
+        return committed
 
     def _committed(self, cr, xid):
         """Whether transaction ``xid`` (of an earlier try) committed; waits a little while it is still ending."""
