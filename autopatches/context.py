@@ -14,6 +14,13 @@ directory; the entry goes when the transaction ends (commit or rollback).
 An entry still there at the next registry load belongs to a process that
 died: ``recover_file_journal`` puts the file back unless the fix had
 committed.
+
+A data fix is one transaction: a process killed in its middle leaves
+nothing of it, PostgreSQL rolls it back. But nobody would know it ran: so
+each run is marked under the same directory while its transaction lasts
+(``mark_run``), and ``recover_interrupted_runs`` tells the attempt (or its
+incident, when the attempt itself was rolled back) in its chatter that the
+run was interrupted, nothing kept, and what to do next.
 """
 
 import base64
@@ -26,6 +33,7 @@ import socket
 import stat
 import uuid
 
+from odoo import fields
 from odoo.tools import SQL, config
 
 from ..engine.patching import params as patch_params
@@ -35,6 +43,7 @@ from .errors import IrreversibleWrite, ScopeViolation
 _logger = logging.getLogger(__name__)
 
 JOURNAL_SUFFIX = ".json"
+RUN_SUFFIX = ".run"
 
 # Field types whose whole value lives in the record's own column.
 COLUMN_TYPES = frozenset(
@@ -252,6 +261,92 @@ def recover_file_journal(env):
         _remove(claimed)
         outcomes.append((path, outcome))
     return outcomes
+
+
+def mark_run(cr, attempt):
+    """Mark that ``attempt`` runs in this process until the transaction of ``cr`` ends; the marker's path.
+
+    Without a writable data directory the run goes on unmarked: the marker
+    only serves the chatter note after a crash, the fix's safety does not
+    depend on it.
+    """
+    entry = {
+        "attempt_id": attempt.id,
+        "incident_id": attempt.incident_id.id,
+        "autopatch_code": attempt.autopatch_code,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": _process_start(os.getpid()),
+        "at": fields.Datetime.to_string(fields.Datetime.now()),
+    }
+    directory = journal_directory(cr.dbname)
+    path = os.path.join(directory, f"run-{attempt.id}-{uuid.uuid4().hex}{RUN_SUFFIX}")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        _write_file(path, json.dumps(entry).encode())
+    except OSError as exc:
+        _logger.warning("fix attempt %s runs unmarked: %s", attempt.id, exc)
+        return None
+    cr.postcommit.add(lambda: _remove(path))
+    cr.postrollback.add(lambda: _remove(path))
+    return path
+
+
+def recover_interrupted_runs(env):
+    """Tell the attempts whose run died with its process; returns the ids of the attempts (or incidents) told."""
+    directory = journal_directory(env.cr.dbname)
+    try:
+        names = sorted(name for name in os.listdir(directory) if name.endswith(RUN_SUFFIX))
+    except FileNotFoundError:
+        return []
+    told = []
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            with open(path, "rb") as handle:
+                entry = json.loads(handle.read())
+        except (OSError, ValueError):
+            continue
+        if _writer_alive(entry):
+            continue
+        claimed = path + ".recovering"
+        try:
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            continue
+        attempt = env["self_healing.fix.attempt"].sudo().browse(entry.get("attempt_id")).exists()
+        incident = env["self_healing.incident"].sudo().browse(entry.get("incident_id")).exists()
+        if attempt:
+            state = dict(attempt._fields["state"]._description_selection(env)).get(attempt.state, attempt.state)
+            attempt.message_post(
+                body=env._(
+                    "The server process %(pid)s stopped while this fix ran (started %(at)s UTC). Its transaction "
+                    "was rolled back: nothing of the fix was kept and nothing needs undoing. The attempt is "
+                    "%(state)s again: it can be approved or run again.",
+                    pid=entry.get("pid"),
+                    at=entry.get("at"),
+                    state=state,
+                )
+            )
+            told.append(("attempt", attempt.id))
+        elif incident:
+            # The attempt was created in the transaction that died: the healing loop starts over.
+            incident.message_post(
+                body=env._(
+                    "The server process %(pid)s stopped while a fix (%(code)s) ran for this incident (started "
+                    "%(at)s UTC). Its transaction was rolled back: nothing of the fix was kept, and the incident "
+                    "will be examined again.",
+                    pid=entry.get("pid"),
+                    code=entry.get("autopatch_code"),
+                    at=entry.get("at"),
+                )
+            )
+            told.append(("incident", incident.id))
+        _logger.warning(
+            "fix attempt %s was interrupted by the end of process %s", entry.get("attempt_id"), entry.get("pid")
+        )
+        _remove(claimed)
+    return told
 
 
 def _matches_checksum(content, row):

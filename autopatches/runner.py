@@ -20,7 +20,7 @@ import psycopg2.errors
 from odoo import fields, release
 
 from . import base, journal
-from .context import PatchContext
+from .context import PatchContext, mark_run
 from .errors import (
     AttemptBusy,
     AutoPatchError,
@@ -82,18 +82,35 @@ def preview(env, code, params, incident=None):
     return patch.plan(patch_env(env), params)
 
 
+# How long an approval waits for a worker holding the attempt (see ``lock``).
+APPROVAL_LOCK_WAIT = 5.0
+
+
 def is_runnable(attempt):
     """Approved by a human, or proposed for an automatic run."""
     return attempt.state == "approved" or (attempt.state == "proposed" and attempt.mode == "auto")
 
 
-def lock(attempt):
-    """Lock the attempt row for this transaction, or raise AttemptBusy."""
+def lock(attempt, wait=None):
+    """Lock the attempt row for this transaction, or raise AttemptBusy.
+
+    Workers do not wait (``wait=None``): another one has the attempt, they move
+    on. A person approving waits up to ``wait`` seconds, because a cron worker
+    that merely looks at the incident holds the row for a moment, and "busy"
+    would refuse an approval for nothing.
+    """
     cr = attempt.env.cr
     attempt.env.flush_all()
     try:
         with cr.savepoint(flush=False):
-            cr.execute("SELECT id FROM self_healing_fix_attempt WHERE id = %s FOR UPDATE NOWAIT", [attempt.id])
+            if wait is None:
+                cr.execute("SELECT id FROM self_healing_fix_attempt WHERE id = %s FOR UPDATE NOWAIT", [attempt.id])
+            else:
+                cr.execute("SELECT current_setting('lock_timeout')")
+                previous = cr.fetchone()[0]
+                cr.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(wait * 1000)}ms"])
+                cr.execute("SELECT id FROM self_healing_fix_attempt WHERE id = %s FOR UPDATE", [attempt.id])
+                cr.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
     except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure) as exc:
         raise AttemptBusy(f"fix attempt {attempt.id} is being handled by another worker") from exc
     attempt.invalidate_recordset()
@@ -126,6 +143,8 @@ def run_attempt(attempt, dry_run=None):
     except Exception as exc:  # noqa: BLE001 - a patch bug must end as a failed attempt, not a crash
         return _fail(attempt, exc, started, plan="")
     attempt.write({"plan_preview": plan, "odoo_version": release.version})
+    # Marked while the transaction lasts: a process killed now leaves nothing applied, and the marker says so.
+    mark_run(env.cr, attempt)
     ctx = PatchContext(env, patch, params, attempt)
     applied_at = None
     try:

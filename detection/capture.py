@@ -4,7 +4,8 @@ Odoo's own PostgreSQLHandler opens a cursor and runs two statements on the
 thread that logged, for every record. Here the logging thread only copies
 what it must (message, traceback, the thread's dbname/uid/url) into a bounded
 queue; a flusher thread of our own turns entries into signal dicts and calls
-the sink once per database and batch. Nothing in this module may raise into
+the sink once per database and batch (and its ``idle()``, if it has one,
+between batches). Nothing in this module may raise into
 or wait on the code that logged.
 
 The queue is bounded twice: by records (``capacity``) and by the characters
@@ -285,6 +286,7 @@ class BufferedCaptureHandler(logging.Handler):
             self._wake.clear()
             with contextlib.suppress(Exception):  # keep the only consumer alive whatever happens
                 self._drain()
+            self._idle()
             if self._stopping and not self._queue:
                 return
 
@@ -299,6 +301,15 @@ class BufferedCaptureHandler(logging.Handler):
                     self._queued_chars -= sum(entry[-1] for entry in batch)
             if batch:
                 self._deliver(batch)
+
+    def _idle(self):
+        # A sink may owe the database something a failed batch could not write (its loss counters).
+        idle = getattr(self.sink, "idle", None)
+        if idle is not None:
+            try:
+                idle()
+            except Exception:  # noqa: BLE001 - as for the sink itself
+                pass
 
     def _deliver(self, batch):
         per_database = {}

@@ -11,9 +11,20 @@ pending state), waking a cron is useless: the database is handed to the
 scheduler stand-in instead (detection/standin.py).
 A database without the addon (or after its uninstallation) is recognised
 once, remembered for a while, and its signals are counted and skipped.
+
+A batch whose connection is lost (PostgreSQL restarted, the backend
+terminated, the network cut) is tried again a few times with a growing pause;
+after the last try the handler counts it as lost. A try cut during its
+COMMIT may have committed all the same: the next try asks PostgreSQL for
+that transaction's outcome (``txid_status``) before writing the batch again,
+so a batch is never staged twice. The loss counters of a
+process must reach the database even if no later batch ever succeeds: the
+flusher calls ``idle`` between batches, which writes counters still owed to a
+database, no more often than its own backoff allows.
 """
 
 import os
+import random
 import socket
 import threading
 import time
@@ -49,6 +60,17 @@ STATEMENT_TIMEOUT_MS = 5000
 RECHECK_SECONDS = 60.0
 TRIGGER_INTERVAL = 1.0
 STATS_INTERVAL = 30.0
+# Pauses before each new try of a batch whose connection failed: about 1.5 s in all,
+# long enough to outlast a backend terminated or a server restart's first second, short
+# enough that the bounded queue behind it does not fill under a normal error rate.
+RETRY_DELAYS = (0.05, 0.2, 0.5, 0.8)
+# Counters owed to a database are tried again after this pause, doubled up to the maximum.
+OWED_RETRY_SECONDS = 1.0
+OWED_RETRY_MAX_SECONDS = 15.0
+# How long a try cut during its COMMIT may take to end before its outcome is read.
+OUTCOME_WAIT_SECONDS = 2.0
+# The errors that say the connection, not the batch, failed: a new connection may succeed.
+CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
 class _DatabaseState:
@@ -87,7 +109,19 @@ class StagingSink:
         self.host = socket.gethostname()[:128]
         self._databases = {}
         self._lock = threading.Lock()
-        self._counts = {"staged": 0, "no_database": 0, "not_installed": 0, "triggers": 0, "standin_requests": 0}
+        self._counts = {
+            "staged": 0,
+            "no_database": 0,
+            "not_installed": 0,
+            "triggers": 0,
+            "standin_requests": 0,
+            "retries": 0,
+            "owed_writes": 0,
+            "found_committed": 0,
+        }
+        # dbname -> (monotonic time of the next try, current pause): counters not yet written there.
+        self._owed = {}
+        self._sleep = time.sleep
 
     # --- counters -------------------------------------------------------------
 
@@ -112,6 +146,7 @@ class StagingSink:
         with self._lock:
             self._counts = dict.fromkeys(self._counts, 0)
             self._databases.clear()
+            self._owed.clear()
         self.started_at = datetime.now(timezone.utc).replace(tzinfo=None)
 
     # --- delivery -------------------------------------------------------------
@@ -122,6 +157,48 @@ class StagingSink:
         if not dbname:
             self._count("no_database", len(signals))
             return
+        # The id of the last try's transaction: a connection cut during COMMIT leaves
+        # the client unsure whether the batch is in; PostgreSQL knows, and is asked.
+        tried = []
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                self._deliver(dbname, signals, tried)
+            except CONNECTION_ERRORS:
+                if delay is None:
+                    if tried and self._landed(dbname, tried[-1], len(signals)):
+                        return
+                    # The handler counts the batch lost; the database is owed the counters that say so.
+                    self._owe(dbname)
+                    raise
+                self._count("retries")
+                # Jitter: the workers cut at the same moment do not all come back at the same moment.
+                self._sleep(delay * random.uniform(0.75, 1.25))  # noqa: S311 - not cryptographic
+            else:
+                return
+
+    def _landed(self, dbname, xid, count):
+        """After the last try failed: whether its transaction committed all the same (the cut came during COMMIT)."""
+        try:
+            with direct_cursor(dbname) as cr:
+                committed = self._committed(cr, xid)
+        except Exception:  # noqa: BLE001 - still unreachable: the batch counts as lost
+            return False
+        if committed:
+            self._count("staged", count)
+            self._count("found_committed")
+        return committed
+
+    def _committed(self, cr, xid):
+        """Whether transaction ``xid`` (of an earlier try) committed; waits a little while it is still ending."""
+        deadline = time.monotonic() + OUTCOME_WAIT_SECONDS
+        while True:
+            cr.execute("SELECT txid_status(%s)", [xid], log_exceptions=False)
+            status = cr.fetchone()[0]
+            if status != "in progress" or time.monotonic() > deadline:
+                return status == "committed"
+            self._sleep(0.02)
+
+    def _deliver(self, dbname, signals, tried):
         now = time.monotonic()
         state = self._databases.get(dbname)
         if state is not None and not state.installed and now - state.checked_at < self.recheck_seconds:
@@ -132,6 +209,12 @@ class StagingSink:
         try:
             with direct_cursor(dbname) as cr:
                 cr.execute("SET LOCAL statement_timeout = %s", [STATEMENT_TIMEOUT_MS], log_exceptions=False)
+                if tried and self._committed(cr, tried[-1]):
+                    self._count("staged", len(signals))
+                    self._count("found_committed")
+                    return
+                cr.execute("SELECT txid_current()", log_exceptions=False)
+                tried.append(cr.fetchone()[0])
                 if state is None or now - state.checked_at >= self.recheck_seconds:
                     state = self._inspect(cr, dbname, now)
                 if not state.installed:
@@ -157,6 +240,46 @@ class StagingSink:
         if pending_modules:
             self._count("standin_requests")
             self.standin.request(dbname, pending_modules)
+
+    def _owe(self, dbname):
+        with self._lock:
+            if dbname not in self._owed:
+                self._owed[dbname] = (time.monotonic() + OWED_RETRY_SECONDS, OWED_RETRY_SECONDS)
+
+    def idle(self):
+        """Write the counters owed to a database (a loss since they were last written there); never raises.
+
+        Called by the flusher between batches: the batches that failed were
+        the only deliveries, so nothing else would tell the database about them.
+        """
+        if self.stats_provider is None:
+            return
+        now = time.monotonic()
+        losses = self._losses()
+        with self._lock:
+            for dbname, state in self._databases.items():
+                if state.installed and state.losses_written is not None and state.losses_written != losses:
+                    self._owed.setdefault(dbname, (now, OWED_RETRY_SECONDS))
+            due = [(dbname, pause) for dbname, (at, pause) in self._owed.items() if at <= now]
+        for dbname, pause in due:
+            try:
+                with direct_cursor(dbname) as cr:
+                    cr.execute("SET LOCAL statement_timeout = %s", [STATEMENT_TIMEOUT_MS], log_exceptions=False)
+                    state = self._databases.get(dbname)
+                    if state is None or now - state.checked_at >= self.recheck_seconds:
+                        state = self._inspect(cr, dbname, now)
+                    if state.installed:
+                        self.write_stats(cr)
+                        state.stats_at = now
+                        state.losses_written = losses
+            except Exception:  # noqa: BLE001 - still unreachable: try again later, a little later each time
+                pause = min(pause * 2, OWED_RETRY_MAX_SECONDS)
+                with self._lock:
+                    self._owed[dbname] = (time.monotonic() + pause, pause)
+                continue
+            with self._lock:
+                self._owed.pop(dbname, None)
+            self._count("owed_writes")
 
     def _inspect(self, cr, dbname, now):
         cr.execute(

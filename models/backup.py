@@ -7,7 +7,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
-from ..autopatches.context import recover_file_journal
+from ..autopatches.context import recover_file_journal, recover_interrupted_runs
 from ..compat import Constraint
 
 _logger = logging.getLogger(__name__)
@@ -130,6 +130,11 @@ class SelfHealingBackup(models.Model):
             recover_file_journal(self.env)
         except Exception:  # the server must start; the entry stays for the next load
             _logger.exception("could not recover the file journal of %s", self.env.cr.dbname)
+        # A data fix killed in its middle left nothing (one transaction), but its attempt is told.
+        try:
+            recover_interrupted_runs(self.env)
+        except Exception:  # as above
+            _logger.exception("could not tell the interrupted fix runs of %s", self.env.cr.dbname)
 
     @api.autovacuum
     def _gc_expired_backups(self):

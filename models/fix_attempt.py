@@ -152,7 +152,7 @@ class SelfHealingFixAttempt(models.Model):
         self._check_approver()
         for attempt in self:
             try:
-                runner.lock(attempt)
+                runner.lock(attempt, wait=runner.APPROVAL_LOCK_WAIT)
             except AttemptBusy as exc:
                 raise UserError(
                     _("%(name)s is being handled right now: %(reason)s", name=attempt.display_name, reason=exc)
