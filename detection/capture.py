@@ -306,10 +306,8 @@ class BufferedCaptureHandler(logging.Handler):
         # A sink may owe the database something a failed batch could not write (its loss counters).
         idle = getattr(self.sink, "idle", None)
         if idle is not None:
-            try:
+            with contextlib.suppress(Exception):  # as for the sink itself: the flusher must live on
                 idle()
-            except Exception:  # noqa: BLE001 - as for the sink itself
-                pass
 
     def _deliver(self, batch):
         per_database = {}

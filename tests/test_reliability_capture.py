@@ -60,6 +60,7 @@ def wait_until(check, timeout=20.0):
 @tagged("post_install", "-at_install")
 class TestCaptureConnectionCut(unittest.TestCase):
     def setUp(self):
+        super().setUp()
         self.dbname = get_db_name()
         use_live_capture(self, self.dbname)
         self.marker = f"reliability capture probe {uuid.uuid4().hex}"
