@@ -7,8 +7,9 @@ command injects the faults of DEMO_FAULTS one after the other through the chaos
 wizard, provokes each the way production meets it (a JSON-RPC call, a page
 request, a scheduled action run) and waits until the addon's healing loop is
 done with it. Most heal alone; the record rule is in a critical scope and waits
-for an approver; the xpath-anchor view is a fault the addon matches but cannot
-fix yet, so it is an alert with the guardrail's steps. The command prints what
+for an approver; the server action written for one record and run on two is a
+fault no patch should touch (its code is a person's to change), so it is an alert
+with the guardrail's steps. The command prints what
 became of each and what to click, then serves the database until Ctrl-C.
 
 ``--check`` is the same run for CI on a database of its own: each fault must
@@ -46,8 +47,9 @@ DEMO_FAULTS = (
     "saved_filter",
     "missing_column",
     "mail_stuck",
-    "record_rule",
     "view_anchor_missing",
+    "record_rule",
+    "singleton_action",
 )
 DEMO_WINDOW_S = 60  # issue #10: healed live within the first minute
 FIX_STEPS_MARK = "Suggested steps"  # incident_healing._alert, in the database's language (English here)

@@ -27,4 +27,5 @@ SCENARIO_NAMES = (
     "serialization_failure",
     "record_rule",
     "numbering_sequence",
+    "singleton_action",
 )

@@ -418,6 +418,29 @@ def inject_numbering(env, run):
     return {"cron_id": cron.id}
 
 
+# -- EXPECTED_SINGLETON: no safe automatic fix, an alert with the guardrail's steps -----------
+
+
+def inject_singleton_action(env, run):
+    """An administrator's server action written for one contact, run from the list on two of them."""
+    partners = env["res.partner"].create([{"name": f"Chaos singleton contact {run.round}.{index}"} for index in (1, 2)])
+    action = env["ir.actions.server"].create(
+        {
+            "name": CRON_PREFIX + "copy the name into the notes",
+            "model_id": env["ir.model"]._get_id("res.partner"),
+            "state": "code",
+            "code": "records.write({'comment': records.name})",
+        }
+    )
+    return {"action_id": action.id, "partner_ids": partners.ids}
+
+
+def provoke_singleton_action(facts):
+    ids = facts["partner_ids"]
+    context = {"active_model": "res.partner", "active_ids": ids, "active_id": ids[0]}
+    return _call("ir.actions.server", "run", [facts["action_id"]], context=context)
+
+
 SCENARIOS = {
     scenario.name: scenario
     for scenario in (
@@ -601,6 +624,15 @@ SCENARIOS = {
             inject_numbering,
             provoke_cron,
             critical=True,
+        ),
+        Scenario(
+            "singleton_action",
+            "A server action written for one record, run on several",
+            "EXPECTED_SINGLETON",
+            False,
+            inject_singleton_action,
+            provoke_singleton_action,
+            known_gap="by design: an action's code is a person's to change; the alert carries the guardrail's steps",
         ),
     )
 }

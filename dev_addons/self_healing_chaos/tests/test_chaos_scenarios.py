@@ -261,6 +261,15 @@ class TestChaosScenarios(ChaosScenarioCase):
             ("ir.config_parameter", "key", scenarios.NUMBERING_CODE),
         )
 
+    def test_singleton_action_is_an_alert_with_the_steps(self):
+        incident = self.assert_scenario_detected("singleton_action")
+        self.assertTrue(incident.guardrail_id.code.startswith("GR-SGL-"), incident.guardrail_id.code)
+        self.assertFalse(incident.guardrail_id.autopatch_code, "no patch rewrites an administrator's code")
+        self.assertEqual(incident._heal(), "alert")
+        self.assertEqual(incident.state, "escalated")
+        self.assertFalse(incident.fix_attempt_ids)
+        self.assertTrue(any("Suggested steps" in (body or "") for body in incident.message_ids.mapped("body")))
+
 
 @tagged("post_install", "-at_install")
 class TestChaosSerialization(TransactionCase):
