@@ -278,6 +278,9 @@ def mark_run(cr, attempt):
         "pid": os.getpid(),
         "started": _process_start(os.getpid()),
         "at": fields.Datetime.to_string(fields.Datetime.now()),
+        # Markers are kept per database name: a database dropped and created again under the
+        # same name (a test or staging copy) must not be told about the runs of its predecessor.
+        "database_uuid": attempt.env["ir.config_parameter"].sudo().get_param("database.uuid"),
     }
     directory = journal_directory(cr.dbname)
     path = os.path.join(directory, f"run-{attempt.id}-{uuid.uuid4().hex}{RUN_SUFFIX}")
@@ -300,12 +303,17 @@ def recover_interrupted_runs(env):
     except FileNotFoundError:
         return []
     told = []
+    database_uuid = env["ir.config_parameter"].sudo().get_param("database.uuid")
     for name in names:
         path = os.path.join(directory, name)
         try:
             with open(path, "rb") as handle:
                 entry = json.loads(handle.read())
         except (OSError, ValueError):
+            continue
+        if entry.get("database_uuid") and entry["database_uuid"] != database_uuid:
+            _logger.info("fix-run marker %s belongs to an earlier database of this name: removed", name)
+            _remove(path)
             continue
         if _writer_alive(entry):
             continue
@@ -342,8 +350,11 @@ def recover_interrupted_runs(env):
                 )
             )
             told.append(("incident", incident.id))
-        _logger.warning(
-            "fix attempt %s was interrupted by the end of process %s", entry.get("attempt_id"), entry.get("pid")
+        _logger.log(
+            logging.WARNING if attempt or incident else logging.INFO,
+            "fix attempt %s was interrupted by the end of process %s",
+            entry.get("attempt_id"),
+            entry.get("pid"),
         )
         _remove(claimed)
     return told

@@ -8,8 +8,10 @@ process loading the registry must find the run's marker and post a note on
 the attempt; the attempt is then run again, to the end.
 """
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -19,7 +21,7 @@ import odoo
 from odoo.tests import tagged
 
 from ..autopatches import runner
-from ..autopatches.context import RUN_SUFFIX, journal_directory
+from ..autopatches.context import RUN_SUFFIX, journal_directory, recover_interrupted_runs
 from . import autopatch_faults as faults
 from .common import ODOO_ROOT, SelfHealingCase
 from .test_detection_common import committed_env
@@ -121,6 +123,24 @@ class TestDataFixCrash(SelfHealingCase):
         # The test transaction never commits: its rollback ends the run as a commit would.
         self.env.cr.postrollback.run()
         self.assertEqual(self.markers(attempt.id), [])
+
+    def test_a_marker_of_an_earlier_database_of_this_name_is_removed_without_a_word(self):
+        attempt = faults.make_attempt(self.env, "filter_deactivate", PARAMS)
+        finished = subprocess.Popen(["true"])  # noqa: S603, S607 - a process that has ended: its pid is free
+        finished.wait()
+        directory = Path(journal_directory(self.env.cr.dbname))
+        directory.mkdir(parents=True, exist_ok=True)
+        here = self.env["ir.config_parameter"].sudo().get_param("database.uuid")
+        entry = {"attempt_id": attempt.id, "incident_id": attempt.incident_id.id, "autopatch_code": "x"}
+        entry.update(host=socket.gethostname(), pid=finished.pid, started=None, at="2026-01-01 00:00:00")
+        stale = directory / f"run-{attempt.id}-earlier{RUN_SUFFIX}"
+        stale.write_text(json.dumps(dict(entry, database_uuid="an-earlier-database")))
+        self.assertEqual(recover_interrupted_runs(self.env), [])
+        self.assertFalse(stale.exists(), "the stale marker is removed")
+        ours = directory / f"run-{attempt.id}-ours{RUN_SUFFIX}"
+        ours.write_text(json.dumps(dict(entry, database_uuid=here)))
+        self.assertEqual(recover_interrupted_runs(self.env), [("attempt", attempt.id)], "this database's run is told")
+        self.assertFalse(ours.exists())
 
     def delete_committed(self, ids):
         with committed_env(self.env.cr.dbname) as env:
