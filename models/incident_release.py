@@ -1,3 +1,5 @@
+import logging
+
 from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
@@ -6,6 +8,8 @@ from odoo.modules.module import get_module_path
 
 from ..engine.detect import release
 from .incident_grouping import addons_roots
+
+_logger = logging.getLogger(__name__)
 
 
 class SelfHealingIncident(models.Model):
@@ -84,7 +88,10 @@ class SelfHealingIncident(models.Model):
     @api.model
     def _occurrence_values(self, incident, item, known_uids):
         values = super()._occurrence_values(incident, item, known_uids)
-        values.update(self.env["self_healing.occurrence"]._release_values(item.signal.traceback, addons_roots()))
+        try:
+            values.update(self.env["self_healing.occurrence"]._release_values(item.signal.traceback, addons_roots()))
+        except Exception:  # noqa: BLE001 - the release is a fact about the occurrence, never a reason to lose it
+            _logger.exception("Self-Healing could not read the module releases of a signal")
         return values
 
     def _recurs_as_regression(self, last):
