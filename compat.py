@@ -39,6 +39,21 @@ def xmlrpc_access_error_code():
     return RPC_FAULT_CODE_ACCESS_ERROR
 
 
+def xmlrpc_fault_builders():
+    """The module whose functions turn an exception into the Fault an XML-RPC caller gets, or None.
+
+    18.0's base controller answers every exception of /xmlrpc and /xmlrpc/2 with a Fault
+    built by ``xmlrpc_handle_exception_int`` or ``_string`` and logs nothing. 19.0's ``rpc``
+    addon builds the Fault too but raises the exception again, and odoo.http logs it as it
+    logs any request error: there is nothing to add (None).
+    """
+    if ODOO_MAJOR >= 19:
+        return None
+    from odoo.addons.base.controllers import rpc
+
+    return rpc
+
+
 def group_members(groups):
     """Users holding ``groups``, directly or through an implying group.
 

@@ -162,6 +162,15 @@ class AutoPatch:
     replays = ""
 
     @classmethod
+    def found_on(cls, evidence):
+        """The ids of the objects a diagnosis found the fault on, or None when its evidence names none.
+
+        Telling a recurrence from the same fault on another object needs them: Odoo's text may be
+        word for word the same for two broken views, while the fix acted on one of them only.
+        """
+        return None
+
+    @classmethod
     def check_params(cls, params):
         """The accepted parameters; NotApplicable when they do not fit the declaration."""
         try:

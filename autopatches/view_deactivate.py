@@ -180,6 +180,11 @@ class ViewDeactivate(AutoPatch):
     risk = "low"
     replays = "opening the parent view as the web client does: get_views, every field it names described"
 
+    @classmethod
+    def found_on(cls, evidence):
+        views = (evidence or {}).get("views")
+        return frozenset(view["id"] for view in views) if views else None
+
     def _candidates(self, env, params):
         views = env["ir.ui.view"].with_context(active_test=False)
         if params.get("view_id"):

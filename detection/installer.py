@@ -10,7 +10,7 @@ handler per process whatever the number of databases, workers or reloads.
 import logging
 import os
 
-from . import capture
+from . import capture, rpc_faults
 from .cache import settings_cache
 from .filters import DatabaseLevelFilter, SlowRecordForwarder
 from .sink import StagingSink
@@ -46,7 +46,7 @@ def _forwarder():
 
 
 def install():
-    """Attach the capture handler and the slow-record forwarder, unless already there; return the handler."""
+    """Attach the capture handler, the slow-record forwarder and the XML-RPC fault log once; return the handler."""
     existing = current()
     if existing is not None and getattr(existing, "_closed", False):
         # logging.shutdown() closed it (Odoo's shell and --stop-after-init stop the
@@ -60,6 +60,7 @@ def install():
             logger.addHandler(forwarder)
     settings_cache.on_change(apply_levels)
     apply_levels()
+    rpc_faults.install()
     return handler
 
 
@@ -69,6 +70,7 @@ def uninstall(timeout=5.0):
     if forwarder is not None:
         for name in SLOW_LOGGERS:
             logging.getLogger(name).removeHandler(forwarder)
+    rpc_faults.uninstall()
     return capture.uninstall(timeout)
 
 

@@ -1,14 +1,17 @@
+import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
 
 from ..autopatches import base as autopatch_base
+from ..autopatches import runner
 from ..engine.decide import autonomy as autonomy_engine
 from ..engine.detect.signal import HUMAN_SOURCES
 
 SETTLING_PARAM = "self_healing.settling_window_seconds"
 # A day: long enough for the nightly jobs and a working day of users to meet the fault again.
 DEFAULT_SETTLING_SECONDS = 24 * 3600
+_logger = logging.getLogger(__name__)
 OUTCOME_LABELS = [("settling", "Settling"), ("healed", "Healed"), ("failed", "Failed")]
 
 
@@ -88,8 +91,9 @@ class SelfHealingFixAttemptOutcome(models.Model):
         """Whether a later occurrence is this fault again on the objects the fix acted on.
 
         An incident groups one fault met on several objects (two broken views, two tables): the
-        same fault on another object is no recurrence of this fix. When the server's text does not
-        say its objects (another guardrail, no shared parameter), it counts as a recurrence.
+        same fault on another object is no recurrence of this fix. The text tells them apart when it
+        names its objects; when it says the same words, the live diagnosis may still find the fault
+        on other objects only. Anything else (another guardrail, no diagnosis) is a recurrence.
         """
         self.ensure_one()
         if not self.guardrail_id or occurrence.signal_source in HUMAN_SOURCES:
@@ -97,7 +101,31 @@ class SelfHealingFixAttemptOutcome(models.Model):
         said = self.incident_id._occurrence_fix_params(occurrence, self.guardrail_id)
         fixed = {name: value for name, value in (self.params or {}).items() if name != "incident_id"}
         shared = set(said or {}) & set(fixed)
-        return not shared or all(str(said[name]) == str(fixed[name]) for name in shared)
+        if shared and not all(str(said[name]) == str(fixed[name]) for name in shared):
+            return False
+        return not said or not self._found_elsewhere(said)
+
+    def _found_elsewhere(self, said):
+        """Whether the live database shows the fault the occurrence ``said`` on objects other than those fixed.
+
+        Only a diagnosis that holds and names its objects, none of them among those this fix acted
+        on, says so; anything less leaves the occurrence a recurrence.
+        """
+        if self.autopatch_code not in autopatch_base.codes():
+            return False
+        patch = autopatch_base.get(self.autopatch_code)
+        fixed_on = patch.found_on((self.diagnosis or {}).get("evidence"))
+        if not fixed_on:
+            return False
+        try:
+            # New signals are being recorded in this transaction: a diagnosis that fails must not lose them.
+            with self.env.cr.savepoint():
+                diagnosis = runner.diagnose(self.env, self.autopatch_code, said, incident=self.incident_id)
+        except Exception:
+            _logger.exception("Self-Healing could not diagnose a new occurrence of fix attempt %s", self.id)
+            return False
+        found_on = patch.found_on(diagnosis.evidence) if diagnosis.holds else None
+        return bool(found_on) and not found_on & fixed_on
 
     @api.model
     def _check_recurrence(self, incidents):

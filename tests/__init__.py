@@ -27,6 +27,7 @@ from . import test_detection_cron
 from . import test_detection_grouping
 from . import test_detection_live
 from . import test_detection_standin
+from . import test_detection_xmlrpc
 from . import test_knowledge_import
 from . import test_knowledge_record_fix
 from . import test_knowledge_forum

@@ -13,6 +13,7 @@ SCENARIO_NAMES = (
     "asset_bundle",
     "view_missing_field",
     "view_anchor_missing",
+    "view_anchor_xmlrpc",
     "view_anchor_moved",
     "view_anchor_orphaned",
     "pkey_import_cron",

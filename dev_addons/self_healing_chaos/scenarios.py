@@ -180,6 +180,23 @@ def provoke_view_anchor(facts):
     return _call(facts["model"], "get_views", [[False, "form"]])
 
 
+# -- XPATH_NOT_FOUND met by an integration: the same fault, asked for over XML-RPC ------------------
+
+XMLRPC_ANCHOR_PARENT = "base.view_country_state_form"
+
+
+def inject_view_anchor_xmlrpc(env, run):
+    view = faults.break_inheriting_view(
+        env, XMLRPC_ANCHOR_PARENT, kind="anchor", name=f"self_healing chaos state customisation {run.round}"
+    )
+    return {"view_id": view.id, "model": "res.country.state"}
+
+
+def provoke_view_anchor_xmlrpc(facts):
+    # A mobile app or a sync asks for the form it renders; its path names no model.
+    return _xmlrpc(facts["model"], "get_views", [[False, "form"]])
+
+
 # -- XPATH_NOT_FOUND, Odoo's other wording: a moved node, quoted whole ------------------------------
 
 MOVED_PARENT = "base.view_res_bank_form"
@@ -490,6 +507,17 @@ SCENARIOS = {
             "in parent view, and get_views itself fails, so the form does not open. The error names only "
             "the xpath: view_deactivate finds the customised view holding it (on the model of the failing "
             "request) and checks that the xpath matches nothing in the parent's combined arch.",
+        ),
+        Scenario(
+            "view_anchor_xmlrpc",
+            "Database-only view whose xpath anchor is gone, met by an integration over XML-RPC",
+            "XPATH_NOT_FOUND",
+            "view_deactivate",
+            inject_view_anchor_xmlrpc,
+            provoke_view_anchor_xmlrpc,
+            notes="Odoo 18.0 answers the caller a Fault and logs nothing; the addon logs it as odoo.http "
+            "would (19.0 does by itself). /xmlrpc/2/object names no model: view_deactivate looks for the "
+            "customised view holding the anchor on every model.",
         ),
         Scenario(
             "view_anchor_moved",

@@ -58,6 +58,12 @@ class TestChaosScenarios(ChaosScenarioCase):
         self.assertEqual([view["id"] for view in diagnosis.evidence["views"]], broken.ids)
         return params
 
+    def test_view_anchor_met_over_xmlrpc(self):
+        params = self.assert_anchor_diagnosed(
+            "view_anchor_xmlrpc", "self_healing chaos state customisation 1", model=False
+        )
+        self.assertEqual(params["spec"], f"<xpath expr=\"//field[@name='{faults.GHOST_FIELD}']\">")
+
     def test_view_anchor_moved_quoted_whole(self):
         params = self.assert_anchor_diagnosed("view_anchor_moved", "self_healing chaos moved field 1", "res.bank")
         self.assertEqual(params["spec"], f'<field name="{faults.GHOST_FIELD}" position="move"/>')
@@ -107,6 +113,51 @@ class TestChaosScenarios(ChaosScenarioCase):
         )
         self.assertEqual(second.diagnosis["evidence"]["views"][0]["id"], orphan.id)
         self.assertFalse(orphan.active)
+
+    def settled_first_fix(self, name):
+        """Scenario ``name`` healed automatically, its fault and fix moved minutes into the past."""
+        self.env["ir.config_parameter"].sudo().set_param("self_healing.autopilot", "auto")
+        (incident,) = self.run_scenario(name).filtered(lambda i: i.error_class == "XPATH_NOT_FOUND")
+        self.assertEqual(incident._heal(), "healed")
+        first = incident.fix_attempt_ids
+        incident.occurrence_ids.occurred_at = fields.Datetime.now() - timedelta(minutes=10)
+        first.healed_at = fields.Datetime.now() - timedelta(minutes=5)
+        return incident, first
+
+    def test_the_same_words_about_another_view_are_no_recurrence(self):
+        # Both customisations anchor on the same lost field: Odoo's error is word for word the same,
+        # and the XML-RPC request names no model. Only the live diagnosis tells the views apart.
+        incident, first = self.settled_first_fix("view_anchor_missing")
+        self.run_scenario("view_anchor_xmlrpc")
+        self.assertEqual(incident.occurrence_count, 2, "grouped into the healed incident")
+        said = incident._occurrence_fix_params(incident.occurrence_ids.sorted("id")[-1], first.guardrail_id)
+        self.assertEqual(said["spec"], first.params["spec"])
+        self.assertEqual(
+            (first.outcome_label, first.recurred, first.guardrail_id.autonomy), ("settling", False, "auto")
+        )
+        self.assertEqual(incident._heal(), "healed")
+        second = incident.fix_attempt_ids - first
+        state_view = (
+            self.env["ir.ui.view"]
+            .with_context(active_test=False)
+            .search([("name", "=", "self_healing chaos state customisation 1")])
+        )
+        self.assertEqual([view["id"] for view in second.diagnosis["evidence"]["views"]], state_view.ids)
+        self.assertFalse(state_view.active)
+
+    def test_the_view_fixed_failing_again_is_a_recurrence(self):
+        incident, first = self.settled_first_fix("view_anchor_missing")
+        fixed = self.env["ir.ui.view"].browse(first.diagnosis["evidence"]["views"][0]["id"])
+        # Switched on again behind the addon's back (plain SQL, as a restore or a script would).
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE ir_ui_view SET active = TRUE WHERE id = %s", [fixed.id])
+        self.env.invalidate_all()
+        self.env.registry.clear_cache("templates")
+        with captured_signals(self.env.cr.dbname, "ERROR") as signals:
+            self.provoke(scenarios.provoke_view_anchor({"model": fixed.model}))
+        self.env["self_healing.incident"].sudo()._ingest_signals(signals)
+        self.assertEqual(incident.occurrence_count, 2)
+        self.assertEqual((first.outcome_label, first.recurred), ("failed", True))
 
     def test_pkey_import_met_by_a_cron(self):
         table = self.env[scenarios.SLOT_MODEL]._table
