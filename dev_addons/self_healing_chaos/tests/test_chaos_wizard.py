@@ -44,7 +44,7 @@ class TestChaosWizard(SelfHealingCase):
         self.assertEqual(
             sorted(entry["name"] for entry in catalog if entry["critical"]), ["numbering_sequence", "record_rule"]
         )
-        self.assertEqual(len(catalog), 20)
+        self.assertEqual(len(catalog), 21)
         # Every fault with an auto-patch heals; the one alert is a fault no patch should touch.
         self.assertEqual([entry["name"] for entry in catalog if entry["known_gap"]], ["singleton_action"])
 
