@@ -86,7 +86,10 @@ class SelfHealingDashboard(models.AbstractModel):
                 _("Fixes by %s that did not work", row["name"]),
             )
         summary["reliability"] = self._reliability()
-        summary["daily"] = self._daily(incidents, attempts, now, days)
+        # The chart's days are the user's: the browser's zone, else the preference, else UTC.
+        tz = self.env.context.get("tz") or self.env.user.tz
+        summary["day_zone"] = getattr(metrics.zone(tz), "key", "UTC")
+        summary["daily"] = self._daily(incidents, attempts, now, days, tz)
         summary["confidence_distribution"] = self._confidence_distribution(incidents, start_moment, start)
         summary["knowledge"] = self._knowledge(knowledge, now)
         return summary
@@ -94,10 +97,10 @@ class SelfHealingDashboard(models.AbstractModel):
     # ------------------------------------------------------------------ charts
 
     @api.model
-    def _daily(self, incidents, attempts, now, days):
-        """engine.metrics.daily_series, each point with the records behind it."""
+    def _daily(self, incidents, attempts, now, days, tz=None):
+        """engine.metrics.daily_series in time zone ``tz``, each point with the records behind it."""
         incident, attempt = "self_healing.incident", "self_healing.fix.attempt"
-        points = metrics.daily_series(incidents, attempts, now, days)
+        points = metrics.daily_series(incidents, attempts, now, days, tz)
         for point in points:
             start, end = (fields.Datetime.to_string(point.pop(key)) for key in ("start", "end"))
             day = point["day"]

@@ -1,4 +1,5 @@
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from odoo import fields
 from odoo.tests import tagged
@@ -180,6 +181,38 @@ class TestDashboardExactness(SelfHealingCase):
                 self.assertEqual(row["count"], len(records), f"confidence {row['low']} over {days} days")
             binned = sum(row["count"] for row in data["confidence_distribution"])
             self.assertEqual(binned, data["current"]["confidence_count"], "every confidence falls in one bin")
+
+    def test_chart_days_are_the_users_days(self):
+        Dashboard = self.env["self_healing.dashboard"]
+        now = fields.Datetime.now()
+        # Half an hour after the user's midnight ahead of UTC, before it behind UTC: in UTC, another date.
+        for tz, local_time in (("Pacific/Auckland", time(0, 30)), ("America/Los_Angeles", time(23, 30))):
+            zone = ZoneInfo(tz)
+            today = now.replace(tzinfo=timezone.utc).astimezone(zone).date()
+            moment = datetime.combine(today - timedelta(days=2), local_time, tzinfo=zone)
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+            self.assertNotEqual(moment.date(), today - timedelta(days=2), "the test needs a zone far from UTC")
+            incident = self.make_incident(name=f"Just after midnight in {tz}", first_seen=moment, last_seen=moment)
+            data = Dashboard.with_context(tz=tz).get_dashboard_data(days=7)
+            self.assertEqual(data["day_zone"], tz)
+            days = [point["day"] for point in data["daily"]]
+            self.assertEqual(days[-1], today.isoformat())
+            point = data["daily"][days.index((today - timedelta(days=2)).isoformat())]
+            opened = self.env["self_healing.incident"].search(point["targets"]["detected"]["domain"])
+            self.assertIn(incident, opened)
+            self.assertEqual(point["detected"], len(opened))
+            for point in data["daily"]:
+                for key, target in point["targets"].items():
+                    records = self.env[target["model"]].search(target["domain"])
+                    self.assertEqual(point[key], len(records), f"{key} on {point['day']} in {tz}")
+
+    def test_without_a_zone_from_the_browser_the_preference_counts(self):
+        self.env.user.tz = "Asia/Tokyo"
+        data = self.env["self_healing.dashboard"].with_context(tz=False).get_dashboard_data(days=7)
+        self.assertEqual(data["day_zone"], "Asia/Tokyo")
+        self.env.user.tz = False
+        data = self.env["self_healing.dashboard"].with_context(tz=False).get_dashboard_data(days=7)
+        self.assertEqual(data["day_zone"], "UTC")
 
     def test_the_charts_show_what_the_fixtures_hold(self):
         """Figures checked against the fixtures themselves, not only against their own domains."""

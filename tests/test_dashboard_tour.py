@@ -47,6 +47,8 @@ class TestDashboardTour(HttpCase):
                 incident._set_state("healed")
         old = now - timedelta(days=60)
         Incident.create({"name": "Chart incident old", "fingerprint": "chart-old", "first_seen": old, "last_seen": old})
+        # Far from UTC: the chart's days are the user's, and the chart says whose.
+        self.env.ref("base.user_admin").tz = "Pacific/Auckland"
         data = self.env["self_healing.dashboard"].get_dashboard_data(days=7)
         self.assertEqual((data["daily"][-1]["detected"], data["daily"][-1]["healed"]), (3, 2))
         self.assertEqual(

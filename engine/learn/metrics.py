@@ -8,7 +8,8 @@ dicts so this stays testable without a database.
 """
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .calibration import DEFAULT_BINS
 
@@ -84,21 +85,42 @@ def top_fixed(attempts, start, end, limit=5):
     ]
 
 
-def day_starts(now, days):
-    """Midnight (UTC, as stored) of each of the last ``days`` days, oldest first, today last."""
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+def zone(tz):
+    """The time zone named ``tz`` (an IANA name, as Odoo stores a user's), UTC when unnamed or unknown."""
+    if not tz:
+        return timezone.utc
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return timezone.utc
 
 
-def daily_series(incidents, attempts, now, days):
-    """One point a day: incidents first seen and healed, the automatic fixes' success, the human share.
+def day_windows(now, days, tz=None):
+    """``(day, start, end)`` of each of the last ``days`` days in time zone ``tz``, oldest first, today last.
+
+    ``now``, ``start`` and ``end`` are naive UTC, as Odoo stores datetimes; ``day`` is the
+    local date. A day runs from one local midnight to the next (23 or 25 hours when the
+    clocks change), so a figure falls on the day its user lived it.
+    """
+    local = zone(tz)
+    aware = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now
+    today = aware.astimezone(local).date()
+    dates = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+    bounds = [
+        datetime.combine(date, time(), tzinfo=local).astimezone(timezone.utc).replace(tzinfo=None)
+        for date in [*dates, today + timedelta(days=1)]
+    ]
+    return list(zip(dates, bounds[:-1], bounds[1:]))
+
+
+def daily_series(incidents, attempts, now, days, tz=None):
+    """One point a day of time zone ``tz``: incidents first seen and healed, automatic fixes' success, human share.
 
     A day's human intervention rate is the window figure of that single day, so
     the chart and the cards share one definition.
     """
     points = []
-    for start in day_starts(now, days):
-        end = start + timedelta(days=1)
+    for date, start, end in day_windows(now, days, tz):
         auto = [
             APPLIED_OUTCOMES[row["state"]]
             for row in attempts
@@ -110,7 +132,7 @@ def daily_series(incidents, attempts, now, days):
         day = window_figures(incidents, attempts, start, end)
         points.append(
             {
-                "day": start.date().isoformat(),
+                "day": date.isoformat(),
                 "start": start,
                 "end": end,
                 "detected": sum(1 for row in incidents if _in_window(row["first_seen"], start, end)),

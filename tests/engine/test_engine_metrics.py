@@ -95,6 +95,45 @@ def test_daily_series_counts_each_day_apart():
     assert sum(point["detected"] for point in points) == 2
 
 
+def test_days_are_the_users_days():
+    # 2026-11-25 12:00 UTC is already the 26th, 01:00, in Auckland (UTC+13 in summer).
+    late = {**incident(1, "new", 0), "first_seen": datetime(2026, 11, 25, 11, 30)}
+    early = {**incident(2, "new", 0), "first_seen": datetime(2026, 11, 24, 11, 30)}
+    utc = metrics.daily_series([late, early], [], NOW, 3)
+    auckland = metrics.daily_series([late, early], [], NOW, 3, "Pacific/Auckland")
+    assert [(point["day"], point["detected"]) for point in utc] == [
+        ("2026-11-23", 0),
+        ("2026-11-24", 1),
+        ("2026-11-25", 1),
+    ]
+    assert [(point["day"], point["detected"]) for point in auckland] == [
+        ("2026-11-24", 0),
+        ("2026-11-25", 1),
+        ("2026-11-26", 1),
+    ]
+    # Each window runs from one local midnight to the next, given in UTC as the database stores it.
+    assert [(point["start"], point["end"]) for point in auckland][-1] == (
+        datetime(2026, 11, 25, 11, 0),
+        datetime(2026, 11, 26, 11, 0),
+    )
+
+
+def test_a_day_the_clocks_change_is_23_or_25_hours_long():
+    windows = metrics.day_windows(datetime(2026, 10, 26, 12, 0), 3, "Europe/Paris")
+    lengths = {day.isoformat(): (end - start).total_seconds() / 3600 for day, start, end in windows}
+    assert lengths == {"2026-10-24": 24, "2026-10-25": 25, "2026-10-26": 24}
+    windows = metrics.day_windows(datetime(2026, 3, 30, 12, 0), 2, "Europe/Paris")
+    assert [(end - start).total_seconds() / 3600 for _day, start, end in windows] == [23, 24]
+    # The windows tile time: no moment falls on two days or on none.
+    assert all(previous[2] == current[1] for previous, current in zip(windows, windows[1:]))
+
+
+def test_an_unknown_zone_counts_utc_days():
+    for name in (None, "", "Mars/Olympus_Mons", "../../etc/passwd", "Europe"):
+        assert metrics.zone(name) is metrics.timezone.utc, name
+    assert metrics.day_windows(NOW, 2, "Mars/Olympus_Mons") == metrics.day_windows(NOW, 2)
+
+
 def test_knowledge_split_by_provenance():
     rows = [(NOW, True), (NOW - timedelta(days=40), True), (NOW, False), (None, False)]
     assert metrics.knowledge_split(rows, NOW) == {"shipped": 2, "learned": 2, "shipped_30d": 1, "learned_30d": 1}

@@ -98,6 +98,10 @@ export class SelfHealingDashboard extends Component {
 
     // ------------------------------------------------------------------ charts
 
+    get dayZoneLabel() {
+        return _t("(days in %s)", this.state.data.day_zone);
+    }
+
     get dayLabels() {
         return this.state.data.daily.map((point) => formatDate(deserializeDate(point.day)));
     }

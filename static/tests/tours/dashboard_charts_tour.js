@@ -31,6 +31,7 @@ registry.category("web_tour.tours").add("self_healing_dashboard_charts_tour", {
         // Odoo's control panel, with the period switcher in it.
         { trigger: ".o_self_healing_dashboard .o_control_panel .o_sh_periods button.active[data-days='7']" },
         { trigger: ".o_sh_chart_detected_healed canvas" },
+        { trigger: ".o_sh_chart_detected_healed .o_sh_day_zone:contains('Pacific/Auckland')" },
         { trigger: ".o_sh_chart_auto_success canvas" },
         { trigger: ".o_sh_chart_top_fixed canvas" },
         { trigger: ".o_sh_chart_confidence canvas" },
