@@ -10,21 +10,24 @@ that every error raised was captured or counted as lost. Request counts
 and run time are bounded; nothing leaves the machine.
 
 Healthy requests are timed only while the failing burst runs, in both runs,
-so the two figures compare like with like. Both servers run side by side and
+so the two figures compare like with like; both kinds are paced, each request
+at its own moment of the round, the same schedule on both sides. Both servers run side by side and
 the bursts alternate in rounds (A/B, then B/A): on a machine shared with
 other jobs the load drifts, and a ratio is only meaningful between runs close
 in time. The figure judged against the goal is the median of the per-round
 ratios; their spread says how much noise that median carries. Captured counts every occurrence
 an incident has seen (``occurrence_count``: retention keeps only the newest
 occurrence rows) plus the signals still staged. With ``--cut-connections``,
-in the run with the addon a fault thread also cuts the capture's database
-connections again and again (``pg_terminate_backend``, as a PostgreSQL
-restart or a network cut would): the requests must not notice, and each
-signal the sink could not write must be counted as lost.
+a fault thread also cuts the capture's database connections again and again
+(``pg_terminate_backend``, as a PostgreSQL restart or a network cut would):
+the requests must not notice, and each signal the sink could not write must
+be counted as lost. The thread runs in the run without the addon too, where
+it finds nothing to cut: its own cost weighs on both sides alike.
 """
 
 import contextlib
 import json
+import math
 import shutil
 import statistics
 import sys
@@ -45,15 +48,22 @@ WITHOUT_DB = "self_healing_stress_base"
 # The field is unknown on purpose: Odoo logs the ValueError at ERROR with its traceback,
 # as it does for any server error in a JSON-RPC call.
 FAILING_FIELD = "x_self_healing_stress_missing"
-MAX_SECONDS = 300
+MAX_SECONDS = 600
 # How the capture's own connections end their application_name (detection/connection.py).
 CAPTURE_APPLICATION = "%-self_healing-capture"
 CUT_INTERVAL = 0.05
 WARM_UP_REQUESTS = 10
 RUNS = (("without", WITHOUT_DB, False), ("with", WITH_DB, True))
-# Requests in all, spread over rounds; each round times both sides back to back.
-QUICK = {"errors": 240, "healthy": 240, "threads": 4, "rounds": 6}
-FULL = {"errors": 2000, "healthy": 1200, "threads": 8, "rounds": 12}
+# Requests in all, spread over rounds; each round times both sides back to back, and within a
+# round every request has its time (``round_seconds`` long): a paced burst, the same on both
+# sides, rather than one that goes as fast as each server answers. A server run flat out
+# queues the healthy request behind however many failing ones happen to be ahead of it, and
+# that queue, not the addon, would make the figure.
+QUICK = {"errors": 320, "healthy": 960, "threads": 4, "rounds": 16, "round_seconds": 2.0}
+FULL = {"errors": 4000, "healthy": 4800, "threads": 8, "rounds": 40, "round_seconds": 4.0}
+GOAL = 1.02  # healthy-request latency with the addon within 2 % of without it
+CONFIDENCE = 0.95
+SETTINGS = ("threads", "rounds", "round_seconds")  # the rest of QUICK and FULL are request counts
 
 
 def add_arguments(parser):
@@ -64,7 +74,8 @@ def add_arguments(parser):
     parser.add_argument(
         "--cut-connections",
         action="store_true",
-        help="during the burst with the addon, keep terminating the capture's database connections",
+        help="during the bursts, keep terminating the capture's database connections (the same cutting "
+        "thread runs without the addon, where it finds none, so both sides carry its cost)",
     )
 
 
@@ -78,7 +89,7 @@ def run(args):
     started = time.monotonic()
     figures = {
         "odoo": odoo.version,
-        **{f"{key}_requests" if key not in ("threads", "rounds") else key: value for key, value in sizes.items()},
+        **{key if key in SETTINGS else f"{key}_requests": value for key, value in sizes.items()},
     }
     servers = {}
     try:
@@ -93,23 +104,29 @@ def run(args):
             "errors": sizes["errors"] // sizes["rounds"],
             "healthy": sizes["healthy"] // sizes["rounds"],
             "threads": sizes["threads"],
+            "seconds": sizes["round_seconds"],
         }
+        sessions = {}
         for label, dbname, _with in RUNS:
             _warm_up(servers[label], dbname)
+            # Logged in once: a login hashes the password, far more work than the requests timed.
+            sessions[label] = [
+                OdooSession(servers[label].base_url, dbname, timeout=60).login("admin", "admin")
+                for _ in range(sizes["threads"] + 1)
+            ]
         runs = {label: [] for label, _db, _with in RUNS}
         bursts_started = time.monotonic()
         for number in range(sizes["rounds"]):
             # A/B then B/A: a drift of the shared machine's load weighs on both sides alike.
             order = RUNS if number % 2 == 0 else RUNS[::-1]
             say(f"self-healing: stress round {number + 1}/{sizes['rounds']}")
-            for label, dbname, with_addon in order:
+            for label, _dbname, _with_addon in order:
                 runs[label].append(
                     _burst(
-                        servers[label],
-                        dbname,
+                        sessions[label],
                         per_round,
                         deadline=bursts_started + MAX_SECONDS,
-                        cut=cluster if with_addon and args.cut_connections else None,
+                        cut=cluster if args.cut_connections else None,
                     )
                 )
         for label, results in runs.items():
@@ -167,7 +184,32 @@ def _ratios(runs):
         # Half the interquartile range of the paired ratios: the noise the median is judged against.
         quartiles = statistics.quantiles(paired, n=4) if len(paired) > 1 else [paired[0]] * 3
         figures["paired_ratio_half_iqr"] = round((quartiles[2] - quartiles[0]) / 2, 3)
+        low, high, coverage = median_interval(paired, CONFIDENCE)
+        figures.update(ratio_interval_low=low, ratio_interval_high=high, ratio_interval_coverage=coverage)
+        figures["goal_shown"] = high <= GOAL if coverage >= CONFIDENCE else None
     return figures
+
+
+def median_interval(values, confidence=CONFIDENCE):
+    """``(low, high, coverage)``: a distribution-free interval for the median of ``values``.
+
+    The k-th smallest and k-th largest values hold the true median between them with
+    probability P(k <= B <= n - k), B binomial(n, 1/2), whatever the distribution; k is the
+    largest for which that reaches ``confidence``. Too few values for it: the extremes, with
+    the coverage they have.
+    """
+    ordered = sorted(values)
+    n = len(ordered)
+    if not n:
+        raise ValueError("no values")
+
+    def coverage(k):
+        return sum(math.comb(n, i) for i in range(k, n - k + 1)) / 2**n
+
+    k = 1
+    while k + 1 <= n // 2 and coverage(k + 1) >= confidence:
+        k += 1
+    return ordered[k - 1], ordered[n - k], round(coverage(k), 4)
 
 
 def _prepare(odoo, cluster, dbname, with_addon):
@@ -215,19 +257,22 @@ def _launcher():
     return path
 
 
-def _burst(server, dbname, sizes, deadline, cut=None):
+def _burst(sessions, sizes, deadline, cut=None):
+    """One side's round: ``sessions`` (one per failing thread, then the timer's) send the paced requests."""
     errors_raised = []
     healthy = []
     healthy_failed = []
     cuts = []
     stop = threading.Event()
     per_thread = sizes["errors"] // sizes["threads"]
+    start = time.monotonic() + 0.05
 
-    def fail_requests():
-        session = OdooSession(server.base_url, dbname, timeout=60).login("admin", "admin")
+    def fail_requests(number):
+        session = sessions[number]
         raised = 0
-        for _ in range(per_thread):
-            if stop.is_set() or time.monotonic() > deadline:
+        # The threads take turns: request i of thread k at slot i * threads + k of the round.
+        for slot in schedule(sizes["seconds"], sizes["threads"] * per_thread)[number :: sizes["threads"]]:
+            if not wait_until(start + slot):
                 break
             try:
                 session.call("res.partner", "read", [1], [FAILING_FIELD])
@@ -235,10 +280,17 @@ def _burst(server, dbname, sizes, deadline, cut=None):
                 raised += 1
         errors_raised.append(raised)
 
+    def wait_until(moment):
+        """False when the burst must stop instead."""
+        delay = moment - time.monotonic()
+        if delay > 0 and stop.wait(delay):
+            return False
+        return not stop.is_set() and time.monotonic() <= deadline
+
     def healthy_requests():
-        session = OdooSession(server.base_url, dbname, timeout=60).login("admin", "admin")
-        for _ in range(sizes["healthy"]):
-            if stop.is_set() or time.monotonic() > deadline:
+        session = sessions[-1]
+        for slot in schedule(sizes["seconds"], sizes["healthy"], offset=0.5):
+            if not wait_until(start + slot):
                 break
             begin = time.perf_counter()
             try:
@@ -259,7 +311,7 @@ def _burst(server, dbname, sizes, deadline, cut=None):
                     )
                     cuts.append(cr.fetchone()[0])
 
-    threads = [threading.Thread(target=fail_requests) for _ in range(sizes["threads"])]
+    threads = [threading.Thread(target=fail_requests, args=(number,)) for number in range(sizes["threads"])]
     timer = threading.Thread(target=healthy_requests)
     cutter = threading.Thread(target=cut_capture_connections) if cut is not None else None
     begin = time.perf_counter()
@@ -284,6 +336,12 @@ def _burst(server, dbname, sizes, deadline, cut=None):
         "healthy_ms": healthy,
         "burst_seconds": elapsed,
     }
+
+
+def schedule(seconds, count, offset=0.0):
+    """``count`` moments spread evenly over ``seconds`` (from the round's start), ``offset`` of a step in."""
+    step = seconds / count if count else 0.0
+    return [(index + offset) * step for index in range(count)]
 
 
 def _accounting(cluster, dbname, raised, timeout=90):
@@ -332,11 +390,15 @@ def describe(figures):
     return "\n".join(
         [
             f"stress (Odoo {figures['odoo']}, 2 HTTP workers, {figures['threads']} failing threads, "
-            f"{figures['errors_requests']} failing requests, {figures['rounds']} rounds A/B B/A, "
+            f"{figures['errors_requests']} failing and {figures['healthy_requests']} healthy requests paced over "
+            f"{figures['rounds']} rounds of {figures['round_seconds']} s a side, A/B B/A, "
             f"{figures['seconds']} s in all):",
             f"  healthy request p50, median of the paired per-round ratios with/without the addon: {ratio} "
-            f"(goal <= 1.02); spread: min {figures.get('paired_ratio_min')}, max {figures.get('paired_ratio_max')}, "
+            f"(goal <= {GOAL}); spread: min {figures.get('paired_ratio_min')}, max {figures.get('paired_ratio_max')}, "
             f"half IQR {figures.get('paired_ratio_half_iqr')}; per round {figures.get('paired_p50_ratios')}",
+            f"  the median lies in [{figures.get('ratio_interval_low')}, {figures.get('ratio_interval_high')}] "
+            f"with {figures.get('ratio_interval_coverage')} confidence: the goal is "
+            + {True: "shown", False: "not shown", None: "not judged (too few rounds)"}[figures.get("goal_shown")],
             f"  healthy request p50 over all rounds: {figures['without_healthy_p50_ms']} ms without the addon, "
             f"{figures['with_healthy_p50_ms']} ms with it",
             f"  healthy request p95: {figures['without_healthy_p95_ms']} ms without, "
