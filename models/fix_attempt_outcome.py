@@ -87,13 +87,14 @@ class SelfHealingFixAttemptOutcome(models.Model):
             attempt.guardrail_id._autonomy_outcome(autonomy_engine.HEALED)
         return settled
 
-    def _names_what_it_fixed(self, occurrence):
+    def _names_what_it_fixed(self, occurrence, diagnosed=None):
         """Whether a later occurrence is this fault again on the objects the fix acted on.
 
         An incident groups one fault met on several objects (two broken views, two tables): the
         same fault on another object is no recurrence of this fix. The text tells them apart when it
         names its objects; when it says the same words, the live diagnosis may still find the fault
         on other objects only. Anything else (another guardrail, no diagnosis) is a recurrence.
+        ``diagnosed`` keeps the verdicts by parameters: an incident's occurrences mostly say the same.
         """
         self.ensure_one()
         if not self.guardrail_id or occurrence.signal_source in HUMAN_SOURCES:
@@ -103,7 +104,13 @@ class SelfHealingFixAttemptOutcome(models.Model):
         shared = set(said or {}) & set(fixed)
         if shared and not all(str(said[name]) == str(fixed[name]) for name in shared):
             return False
-        return not said or not self._found_elsewhere(said)
+        if not said:
+            return True
+        key = tuple(sorted((name, str(value)) for name, value in said.items()))
+        diagnosed = {} if diagnosed is None else diagnosed
+        if key not in diagnosed:
+            diagnosed[key] = self._found_elsewhere(said)
+        return not diagnosed[key]
 
     def _found_elsewhere(self, said):
         """Whether the live database shows the fault the occurrence ``said`` on objects other than those fixed.
@@ -137,7 +144,8 @@ class SelfHealingFixAttemptOutcome(models.Model):
             later = Occurrence.search(
                 [("incident_id", "=", attempt.incident_id.id), ("occurred_at", ">", attempt.healed_at)]
             )
-            came_back = len(later.filtered(attempt._names_what_it_fixed))
+            diagnosed = {}
+            came_back = sum(1 for occurrence in later if attempt._names_what_it_fixed(occurrence, diagnosed))
             if came_back:
                 attempt.recurred = True
                 attempt._label_failed(

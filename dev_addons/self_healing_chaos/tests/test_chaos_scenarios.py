@@ -7,6 +7,7 @@ guardrail whose auto-patch is the scenario's.
 """
 
 from datetime import timedelta
+from unittest import mock
 
 import psycopg2.errors
 
@@ -128,8 +129,17 @@ class TestChaosScenarios(ChaosScenarioCase):
         # Both customisations anchor on the same lost field: Odoo's error is word for word the same,
         # and the XML-RPC request names no model. Only the live diagnosis tells the views apart.
         incident, first = self.settled_first_fix("view_anchor_missing")
-        self.run_scenario("view_anchor_xmlrpc")
-        self.assertEqual(incident.occurrence_count, 2, "grouped into the healed incident")
+        scenario = scenarios.get("view_anchor_xmlrpc")
+        facts = scenario.inject(self.env(su=True), self.run_context)
+        self.env.flush_all()
+        with captured_signals(self.env.cr.dbname, "ERROR") as signals:
+            for _again in range(3):
+                self.provoke(scenario.provocation(facts))
+        with mock.patch.object(runner, "diagnose", wraps=runner.diagnose) as diagnose:
+            self.env["self_healing.incident"].sudo()._ingest_signals(signals)
+        self.assertEqual(incident.occurrence_count, 4, "grouped into the healed incident")
+        # Three occurrences saying the same words: the live database is asked once.
+        self.assertEqual(diagnose.call_count, 1)
         said = incident._occurrence_fix_params(incident.occurrence_ids.sorted("id")[-1], first.guardrail_id)
         self.assertEqual(said["spec"], first.params["spec"])
         self.assertEqual(
