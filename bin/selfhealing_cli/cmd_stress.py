@@ -11,11 +11,12 @@ and run time are bounded; nothing leaves the machine.
 
 Healthy requests are timed only while the failing burst runs, in both runs,
 so the two figures compare like with like; both kinds are paced, each request
-at its own moment of the round, the same schedule on both sides. Both servers run side by side and
-the bursts alternate in rounds (A/B, then B/A): on a machine shared with
-other jobs the load drifts, and a ratio is only meaningful between runs close
-in time. The figure judged against the goal is the median of the per-round
-ratios; their spread says how much noise that median carries. Captured counts every occurrence
+at its own moment of the round, the same schedule on both sides. Both servers
+run side by side and the bursts alternate in rounds (A/B, then B/A): on a
+machine shared with other jobs the load drifts, and a ratio is only meaningful
+between runs close in time. The figure is the median of the per-round ratios;
+the goal is shown when a distribution-free 95 % interval for that median stays
+under it. Captured counts every occurrence
 an incident has seen (``occurrence_count``: retention keeps only the newest
 occurrence rows) plus the signals still staged. With ``--cut-connections``,
 a fault thread also cuts the capture's database connections again and again
