@@ -106,11 +106,40 @@ class SelfHealingFixAttemptOutcome(models.Model):
             return False
         if not said:
             return True
+        if self._explained_by_a_later_fix(occurrence, said):
+            return False
         key = tuple(sorted((name, str(value)) for name, value in said.items()))
         diagnosed = {} if diagnosed is None else diagnosed
         if key not in diagnosed:
             diagnosed[key] = self._found_elsewhere(said)
         return not diagnosed[key]
+
+    def _explained_by_a_later_fix(self, occurrence, said):
+        """Whether a later fix, healed after ``occurrence`` for the same words, acted on other objects.
+
+        That fix covered this occurrence and found its fault elsewhere; once it ran, the live
+        database no longer shows that fault to ask it again.
+        """
+        mine = self._found_on()
+        if not mine:
+            return False
+        wanted = {name: str(value) for name, value in said.items()}
+        for later in self.incident_id.fix_attempt_ids:
+            if later.id <= self.id or later.state != "validated" or not later.healed_at:
+                continue
+            if later.healed_at < occurrence.occurred_at:
+                continue
+            params = {name: str(value) for name, value in (later.params or {}).items() if name != "incident_id"}
+            theirs = later._found_on()
+            if params == wanted and theirs and not theirs & mine:
+                return True
+        return False
+
+    def _found_on(self):
+        """The objects this attempt's diagnosis found its fault on (ids), or None."""
+        if self.autopatch_code not in autopatch_base.codes():
+            return None
+        return autopatch_base.get(self.autopatch_code).found_on((self.diagnosis or {}).get("evidence"))
 
     def _found_elsewhere(self, said):
         """Whether the live database shows the fault the occurrence ``said`` on objects other than those fixed.
@@ -118,12 +147,10 @@ class SelfHealingFixAttemptOutcome(models.Model):
         Only a diagnosis that holds and names its objects, none of them among those this fix acted
         on, says so; anything less leaves the occurrence a recurrence.
         """
-        if self.autopatch_code not in autopatch_base.codes():
-            return False
-        patch = autopatch_base.get(self.autopatch_code)
-        fixed_on = patch.found_on((self.diagnosis or {}).get("evidence"))
+        fixed_on = self._found_on()
         if not fixed_on:
             return False
+        patch = autopatch_base.get(self.autopatch_code)
         try:
             # New signals are being recorded in this transaction: a diagnosis that fails must not lose them.
             with self.env.cr.savepoint():

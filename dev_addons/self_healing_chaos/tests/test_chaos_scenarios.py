@@ -154,6 +154,19 @@ class TestChaosScenarios(ChaosScenarioCase):
         )
         self.assertEqual([view["id"] for view in second.diagnosis["evidence"]["views"]], state_view.ids)
         self.assertFalse(state_view.active)
+        # A third lost anchor, in other words: the incident reopens and every earlier occurrence is
+        # judged again. The second fix explains the XML-RPC ones (the database no longer shows them).
+        xmlrpc_occurrences = incident.occurrence_ids.filtered(lambda o: o.request_path == "/xmlrpc/2/object")
+        self.assertEqual(len(xmlrpc_occurrences), 3)
+        xmlrpc_occurrences.occurred_at = fields.Datetime.now() - timedelta(minutes=2)
+        second.healed_at = fields.Datetime.now() - timedelta(minutes=1)
+        self.run_scenario("view_anchor_orphaned")
+        self.assertEqual(
+            [(attempt.outcome_label, attempt.recurred) for attempt in first | second],
+            [("settling", False), ("settling", False)],
+        )
+        self.assertEqual(first.guardrail_id.autonomy, "auto")
+        self.assertEqual(incident._heal(), "healed")
 
     def test_the_view_fixed_failing_again_is_a_recurrence(self):
         incident, first = self.settled_first_fix("view_anchor_missing")
