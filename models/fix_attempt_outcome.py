@@ -92,8 +92,9 @@ class SelfHealingFixAttemptOutcome(models.Model):
 
         An incident groups one fault met on several objects (two broken views, two tables): the
         same fault on another object is no recurrence of this fix. The text tells them apart when it
-        names its objects; when it says the same words, the live diagnosis may still find the fault
-        on other objects only. Anything else (another guardrail, no diagnosis) is a recurrence.
+        names its objects; when it says the same words, a later fix that healed it on other objects,
+        or else the live diagnosis finding it on other objects only, does. Anything else (another
+        guardrail, no diagnosis) is a recurrence.
         ``diagnosed`` keeps the verdicts by parameters: an incident's occurrences mostly say the same.
         """
         self.ensure_one()
