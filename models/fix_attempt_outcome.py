@@ -12,7 +12,15 @@ SETTLING_PARAM = "self_healing.settling_window_seconds"
 # A day: long enough for the nightly jobs and a working day of users to meet the fault again.
 DEFAULT_SETTLING_SECONDS = 24 * 3600
 _logger = logging.getLogger(__name__)
+# healed_at keeps whole seconds and occurrences keep microseconds: an occurrence of the second
+# the fix healed in may be the very one it was made for, so it counts as before the fix.
+CLOCK_STEP = timedelta(seconds=1)
 OUTCOME_LABELS = [("settling", "Settling"), ("healed", "Healed"), ("failed", "Failed")]
+
+
+def healed_by(attempt):
+    """The first moment surely after ``attempt`` healed."""
+    return attempt.healed_at + CLOCK_STEP
 
 
 class SelfHealingFixAttemptOutcome(models.Model):
@@ -128,7 +136,7 @@ class SelfHealingFixAttemptOutcome(models.Model):
         for later in self.incident_id.fix_attempt_ids:
             if later.id <= self.id or later.state != "validated" or not later.healed_at:
                 continue
-            if later.healed_at < occurrence.occurred_at:
+            if healed_by(later) < occurrence.occurred_at:
                 continue
             params = {name: str(value) for name, value in (later.params or {}).items() if name != "incident_id"}
             theirs = later._found_on()
@@ -170,7 +178,7 @@ class SelfHealingFixAttemptOutcome(models.Model):
         recurred = self.browse()
         for attempt in settling:
             later = Occurrence.search(
-                [("incident_id", "=", attempt.incident_id.id), ("occurred_at", ">", attempt.healed_at)]
+                [("incident_id", "=", attempt.incident_id.id), ("occurred_at", ">=", healed_by(attempt))]
             )
             diagnosed = {}
             came_back = sum(1 for occurrence in later if attempt._names_what_it_fixed(occurrence, diagnosed))

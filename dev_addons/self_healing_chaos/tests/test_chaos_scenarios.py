@@ -168,6 +168,19 @@ class TestChaosScenarios(ChaosScenarioCase):
         self.assertEqual(first.guardrail_id.autonomy, "auto")
         self.assertEqual(incident._heal(), "healed")
 
+    def test_the_occurrence_of_the_second_the_fix_healed_in_is_its_own(self):
+        incident, first = self.settled_first_fix("view_anchor_missing")
+        # healed_at keeps whole seconds, an occurrence its microseconds (the capture writes them by SQL):
+        # the occurrence the fix was made for may carry a later fraction of the second it healed in.
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE self_healing_occurrence SET occurred_at = %s WHERE incident_id = %s",
+            [first.healed_at + timedelta(microseconds=500000), incident.id],
+        )
+        self.env.invalidate_all()
+        self.assertFalse(self.env["self_healing.fix.attempt"]._check_recurrence(incident))
+        self.assertEqual((first.outcome_label, first.recurred), ("settling", False))
+
     def test_the_view_fixed_failing_again_is_a_recurrence(self):
         incident, first = self.settled_first_fix("view_anchor_missing")
         fixed = self.env["ir.ui.view"].browse(first.diagnosis["evidence"]["views"][0]["id"])
