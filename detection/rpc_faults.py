@@ -50,16 +50,15 @@ def _wrap(builder, logger):
 
 
 def install(module=None):
-    """Wrap the Fault builders of ``module`` (18.0's XML-RPC controller by default) once; return True if wrapped."""
+    """Wrap the Fault builders of ``module`` (18.0's XML-RPC controller by default), once whatever the calls."""
     module = module if module is not None else compat.xmlrpc_fault_builders()
     if module is None:
-        return False
+        return
     logger = logging.getLogger(module.__name__)
     for name in BUILDERS:
         builder = getattr(module, name)
         if not hasattr(builder, WRAPPED):
             setattr(module, name, _wrap(builder, logger))
-    return True
 
 
 def uninstall(module=None):

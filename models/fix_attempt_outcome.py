@@ -18,6 +18,11 @@ CLOCK_STEP = timedelta(seconds=1)
 OUTCOME_LABELS = [("settling", "Settling"), ("healed", "Healed"), ("failed", "Failed")]
 
 
+def params_key(params):
+    """Fix parameters as compared: every value as text, the runner's ``incident_id`` left out."""
+    return tuple(sorted((name, str(value)) for name, value in (params or {}).items() if name != "incident_id"))
+
+
 def healed_by(attempt):
     """The first moment surely after ``attempt`` healed."""
     return attempt.healed_at + CLOCK_STEP
@@ -109,21 +114,20 @@ class SelfHealingFixAttemptOutcome(models.Model):
         if not self.guardrail_id or occurrence.signal_source in HUMAN_SOURCES:
             return True
         said = self.incident_id._occurrence_fix_params(occurrence, self.guardrail_id)
-        fixed = {name: value for name, value in (self.params or {}).items() if name != "incident_id"}
-        shared = set(said or {}) & set(fixed)
-        if shared and not all(str(said[name]) == str(fixed[name]) for name in shared):
-            return False
         if not said:
             return True
-        if self._explained_by_a_later_fix(occurrence, said):
+        key = params_key(said)
+        said_text, fixed_text = dict(key), dict(params_key(self.params))
+        if any(said_text[name] != fixed_text[name] for name in said_text.keys() & fixed_text.keys()):
             return False
-        key = tuple(sorted((name, str(value)) for name, value in said.items()))
+        if self._explained_by_a_later_fix(occurrence, key):
+            return False
         diagnosed = {} if diagnosed is None else diagnosed
         if key not in diagnosed:
             diagnosed[key] = self._found_elsewhere(said)
         return not diagnosed[key]
 
-    def _explained_by_a_later_fix(self, occurrence, said):
+    def _explained_by_a_later_fix(self, occurrence, said_key):
         """Whether a later fix, healed after ``occurrence`` for the same words, acted on other objects.
 
         That fix covered this occurrence and found its fault elsewhere; once it ran, the live
@@ -132,15 +136,13 @@ class SelfHealingFixAttemptOutcome(models.Model):
         mine = self._found_on()
         if not mine:
             return False
-        wanted = {name: str(value) for name, value in said.items()}
         for later in self.incident_id.fix_attempt_ids:
             if later.id <= self.id or later.state != "validated" or not later.healed_at:
                 continue
-            if healed_by(later) < occurrence.occurred_at:
+            if healed_by(later) < occurrence.occurred_at or params_key(later.params) != said_key:
                 continue
-            params = {name: str(value) for name, value in (later.params or {}).items() if name != "incident_id"}
             theirs = later._found_on()
-            if params == wanted and theirs and not theirs & mine:
+            if theirs and not theirs & mine:
                 return True
         return False
 

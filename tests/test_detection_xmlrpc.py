@@ -82,8 +82,12 @@ class TestDetectionXmlrpc(HttpCase):
     @ONLY_18
     def test_installing_twice_logs_once(self):
         module = compat.xmlrpc_fault_builders()
-        self.assertTrue(rpc_faults.install(module))
-        self.assertTrue(rpc_faults.install(module))
+        rpc_faults.install(module)
+        rpc_faults.install(module)
+        for name in rpc_faults.BUILDERS:
+            # One wrap around Odoo's own function, not a wrap around a wrap.
+            original = getattr(getattr(module, name), rpc_faults.WRAPPED)
+            self.assertFalse(hasattr(original, rpc_faults.WRAPPED), name)
         with self.assertLogs(module.__name__, logging.ERROR) as logged:
             try:
                 raise ValueError("an unexpected fault")

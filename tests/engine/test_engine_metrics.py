@@ -124,8 +124,11 @@ def test_a_day_the_clocks_change_is_23_or_25_hours_long():
     assert lengths == {"2026-10-24": 24, "2026-10-25": 25, "2026-10-26": 24}
     windows = metrics.day_windows(datetime(2026, 3, 30, 12, 0), 2, "Europe/Paris")
     assert [(end - start).total_seconds() / 3600 for _day, start, end in windows] == [23, 24]
-    # The windows tile time: no moment falls on two days or on none.
-    assert all(previous[2] == current[1] for previous, current in zip(windows, windows[1:]))
+    # Each window starts at its day's midnight in Paris, whichever side of the change it is on.
+    paris = metrics.zone("Europe/Paris")
+    for day, start, _end in windows:
+        local = start.replace(tzinfo=metrics.timezone.utc).astimezone(paris)
+        assert (local.date(), local.hour, local.minute) == (day, 0, 0)
 
 
 def test_an_unknown_zone_counts_utc_days():

@@ -92,38 +92,33 @@ class TestChaosScenarios(ChaosScenarioCase):
         orphan = self.env["ir.ui.view"].search([("name", "=", "self_healing chaos note in the extra box")])
         self.assertEqual([view["id"] for view in diagnosis.evidence["views"]], orphan.ids)
 
-    def test_the_same_fault_on_another_view_is_no_recurrence(self):
-        self.env["ir.config_parameter"].sudo().set_param("self_healing.autopilot", "auto")
-        (incident,) = self.run_scenario("view_anchor_missing").filtered(lambda i: i.error_class == "XPATH_NOT_FOUND")
-        self.assertEqual(incident._heal(), "healed")
-        first = incident.fix_attempt_ids
-        guardrail = first.guardrail_id
-        self.assertEqual((first.outcome_label, guardrail.autonomy), ("settling", "auto"))
-        # Datetimes keep seconds: the first fault, its fix and the next fault are set apart explicitly.
-        incident.occurrence_ids.occurred_at = fields.Datetime.now() - timedelta(minutes=10)
-        first.healed_at = fields.Datetime.now() - timedelta(minutes=5)
-        self.run_scenario("view_anchor_orphaned")
-        self.assertEqual(incident.occurrence_count, 2, "grouped into the healed incident")
-        self.assertEqual((first.outcome_label, first.recurred, guardrail.autonomy), ("settling", False, "auto"))
-        self.assertEqual(incident._heal(), "healed")
-        second = incident.fix_attempt_ids - first
-        orphan = (
-            self.env["ir.ui.view"]
-            .with_context(active_test=False)
-            .search([("name", "=", "self_healing chaos note in the extra box")])
-        )
-        self.assertEqual(second.diagnosis["evidence"]["views"][0]["id"], orphan.id)
-        self.assertFalse(orphan.active)
-
     def settled_first_fix(self, name):
         """Scenario ``name`` healed automatically, its fault and fix moved minutes into the past."""
         self.env["ir.config_parameter"].sudo().set_param("self_healing.autopilot", "auto")
         (incident,) = self.run_scenario(name).filtered(lambda i: i.error_class == "XPATH_NOT_FOUND")
         self.assertEqual(incident._heal(), "healed")
         first = incident.fix_attempt_ids
+        self.assertEqual((first.outcome_label, first.guardrail_id.autonomy), ("settling", "auto"))
+        # Datetimes keep seconds: the first fault, its fix and the next fault are set apart explicitly.
         incident.occurrence_ids.occurred_at = fields.Datetime.now() - timedelta(minutes=10)
         first.healed_at = fields.Datetime.now() - timedelta(minutes=5)
         return incident, first
+
+    def view_named(self, name):
+        return self.env["ir.ui.view"].with_context(active_test=False).search([("name", "=", name)])
+
+    def test_the_same_fault_on_another_view_is_no_recurrence(self):
+        incident, first = self.settled_first_fix("view_anchor_missing")
+        self.run_scenario("view_anchor_orphaned")
+        self.assertEqual(incident.occurrence_count, 2, "grouped into the healed incident")
+        self.assertEqual(
+            (first.outcome_label, first.recurred, first.guardrail_id.autonomy), ("settling", False, "auto")
+        )
+        self.assertEqual(incident._heal(), "healed")
+        second = incident.fix_attempt_ids - first
+        orphan = self.view_named("self_healing chaos note in the extra box")
+        self.assertEqual(second.diagnosis["evidence"]["views"][0]["id"], orphan.id)
+        self.assertFalse(orphan.active)
 
     def test_the_same_words_about_another_view_are_no_recurrence(self):
         # Both customisations anchor on the same lost field: Odoo's error is word for word the same,
@@ -147,11 +142,7 @@ class TestChaosScenarios(ChaosScenarioCase):
         )
         self.assertEqual(incident._heal(), "healed")
         second = incident.fix_attempt_ids - first
-        state_view = (
-            self.env["ir.ui.view"]
-            .with_context(active_test=False)
-            .search([("name", "=", "self_healing chaos state customisation 1")])
-        )
+        state_view = self.view_named("self_healing chaos state customisation 1")
         self.assertEqual([view["id"] for view in second.diagnosis["evidence"]["views"]], state_view.ids)
         self.assertFalse(state_view.active)
         # A third lost anchor, in other words: the incident reopens and every earlier occurrence is
